@@ -1,0 +1,80 @@
+# Slot Booking. `make run` serves the API and admin; `make test` runs the whole suite.
+# Both set up everything on a fresh machine with Python 3.11: the virtualenv, an embedded
+# PostgreSQL (and Redis) when DATABASE_URL (REDIS_URL) is unset, migrations, demo data.
+
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+MANAGE := $(PY) manage.py
+export SLOTBOOKING_DATA_DIR ?= $(CURDIR)/var
+PORT ?= 3000
+HOST ?= 127.0.0.1
+WEB_CONCURRENCY ?= $(shell nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 2)
+export PORT WEB_CONCURRENCY
+INSTALLED := $(VENV)/.installed
+
+.PHONY: help venv db db-stop redis redis-stop services migrate static seed run test lint fmt bench worker clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
+
+venv: $(INSTALLED)  ## create .venv and install the pinned requirements (skipped when up to date)
+
+$(INSTALLED): requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	@touch $@
+
+db: venv  ## start the embedded PostgreSQL unless DATABASE_URL is set
+	@if [ -z "$$DATABASE_URL" ]; then \
+		url=$$($(PY) -m slotbooking.embedded postgres start) || exit 2; \
+		echo "Embedded PostgreSQL: $$url (data in $$SLOTBOOKING_DATA_DIR/postgres)"; \
+	else echo "Using DATABASE_URL"; fi
+
+db-stop: venv  ## stop the embedded PostgreSQL (its data is kept)
+	@$(PY) -m slotbooking.embedded postgres stop
+
+redis: venv  ## start the embedded Redis unless REDIS_URL is set
+	@if [ -z "$$REDIS_URL" ]; then \
+		url=$$($(PY) -m slotbooking.embedded redis start) || exit 2; \
+		echo "Embedded Redis: $$url"; \
+	else echo "Using REDIS_URL"; fi
+
+redis-stop: venv  ## stop the embedded Redis
+	@$(PY) -m slotbooking.embedded redis stop
+
+migrate: db  ## apply the migrations
+	@$(MANAGE) migrate --noinput -v 0
+
+static: venv
+	@$(MANAGE) collectstatic --noinput -v 0
+
+seed: migrate  ## load the demo data (idempotent) and print the demo users' tokens
+	@$(MANAGE) seed_demo --tokens
+
+run: migrate static  ## serve the API and the admin on PORT (default 3000) with gunicorn
+	@$(MANAGE) seed_demo --tokens
+	@echo
+	@echo "API:     http://$(HOST):$(PORT)/api"
+	@echo "Docs:    http://$(HOST):$(PORT)/docs"
+	@echo "Admin:   http://$(HOST):$(PORT)/admin/  (create a login: $(MANAGE) create_staff --email you@example.com --name You --superuser --password-from-env ADMIN_PASSWORD)"
+	@echo "Stop with Ctrl-C; the embedded database keeps running for the next run (make db-stop)."
+	@echo
+	exec $(VENV)/bin/gunicorn slotbooking.wsgi --bind $(HOST):$(PORT) --workers $(WEB_CONCURRENCY) --log-level warning
+
+test: db redis  ## run the whole suite against real PostgreSQL and Redis
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: venv  ## ruff, formatting and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+fmt: venv  ## fix what ruff can fix, then format
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean: db-stop redis-stop  ## stop the embedded servers and delete their data and the venv
+	rm -rf $(VENV) var staticfiles

@@ -1,0 +1,95 @@
+"""User endpoints (SPEC §3.2)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.auth import ApiAuthentication, has_staff_privileges, request_user, require_staff
+from accounts.errors import EmailTakenError, UserNotFoundError
+from accounts.selectors import user_get, user_list
+from accounts.serializers import (
+    ApiTokenOut,
+    UserCreatedOut,
+    UserCreateIn,
+    UserOut,
+    UserPublicOut,
+)
+from accounts.services import api_token_rotate, user_register
+from slotbooking.api import ApiViewSet, PageQuery, listed, ok, paginate
+from slotbooking.errors import NotStaffError, StaffTokenRequiredError, ValidationFailedError
+from slotbooking.fields import parse_uuid, query_dict, validate_input
+from slotbooking.schema import PAGE_PARAMETERS, errors, success
+
+
+class UserViewSet(ApiViewSet):
+    @extend_schema(
+        summary="Register a user (public while AUTH_OPEN_REGISTRATION is true)",
+        request=UserCreateIn,
+        responses={
+            201: success(UserCreatedOut),
+            **errors(EmailTakenError, NotStaffError, StaffTokenRequiredError, body=True),
+        },
+        auth=[],
+    )
+    def create(self, request: Request) -> Response:
+        data = validate_input(UserCreateIn, request.data)
+        user, issued = user_register(**data)
+        return ok(UserCreatedOut((user, issued.token)).data, status=201)
+
+    def get_authenticators(self) -> list:  # type: ignore[type-arg]
+        # Registration is public while it is open: credentials are then ignored entirely.
+        if self.request.method == "POST" and settings.AUTH_OPEN_REGISTRATION:
+            return []
+        return [ApiAuthentication()]
+
+    def initial(self, request: Request, *args: object, **kwargs: object) -> None:
+        super().initial(request, *args, **kwargs)
+        if request.method == "POST" and not settings.AUTH_OPEN_REGISTRATION:
+            require_staff(request)
+
+    @extend_schema(
+        summary="List users (staff)",
+        parameters=PAGE_PARAMETERS,
+        responses={
+            200: success(UserOut, many=True),
+            **errors(NotStaffError, StaffTokenRequiredError, ValidationFailedError),
+        },
+    )
+    def list(self, request: Request) -> Response:
+        require_staff(request)
+        query = validate_input(PageQuery, query_dict(request.query_params))
+        users, meta = paginate(user_list(), page=query["page"], limit=query["limit"])
+        return listed(UserOut(users, many=True).data, meta)
+
+
+class CurrentUserViewSet(ApiViewSet):
+    @extend_schema(summary="The caller", responses={200: success(UserOut), **errors()})
+    def retrieve(self, request: Request) -> Response:
+        return ok(UserOut(request_user(request)).data)
+
+    @extend_schema(
+        summary="Rotate the caller's API token; the old one stops working at once",
+        request=None,
+        responses={200: success(ApiTokenOut), **errors(StaffTokenRequiredError)},
+    )
+    def rotate_token(self, request: Request) -> Response:
+        user = request_user(request)
+        if user.is_staff and not has_staff_privileges(request):
+            raise StaffTokenRequiredError()
+        return ok(ApiTokenOut(api_token_rotate(user_id=user.pk)).data)
+
+
+class UserDetailViewSet(ApiViewSet):
+    @extend_schema(
+        summary="One user: full form for themself and staff, public form for others",
+        responses={200: success(UserOut), **errors(UserNotFoundError)},
+    )
+    def retrieve(self, request: Request, user_id: str) -> Response:
+        user = user_get(user_id=parse_uuid(user_id))
+        caller = request_user(request)
+        if user.pk == caller.pk or has_staff_privileges(request):
+            return ok(UserOut(user).data)
+        return ok(UserPublicOut(user).data)

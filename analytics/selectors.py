@@ -1,0 +1,121 @@
+"""Aggregates over bookings (SPEC §9), shared by the API, the admin dashboard and `report`."""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, transaction
+from django.db.models import Count, Q
+from django.db.models.functions import Collate, TruncDate
+
+from bookings.models import Booking, BookingStatus
+from slotbooking.db import set_statement_timeout, translate_database_error
+
+TOP_HOSTS = 5
+
+
+@dataclass(frozen=True)
+class DayRange:
+    """Whole calendar days in a zone: [start 00:00, the day after end 00:00), local to `zone`."""
+
+    start_day: date
+    end_day: date
+    zone: str
+
+    @property
+    def lower(self) -> datetime:
+        return datetime.combine(self.start_day, time(), zoneinfo.ZoneInfo(self.zone))
+
+    @property
+    def upper(self) -> datetime:
+        return datetime.combine(
+            self.end_day + timedelta(days=1), time(), zoneinfo.ZoneInfo(self.zone)
+        )
+
+    @property
+    def days(self) -> int:
+        return (self.end_day - self.start_day).days + 1
+
+
+@dataclass(frozen=True)
+class HostCount:
+    host_id: Any
+    host_name: str
+    booking_count: int
+
+
+@dataclass(frozen=True)
+class AnalyticsReport:
+    range: DayRange
+    total_bookings: int
+    cancelled_bookings: int
+    bookings_per_day: list[tuple[date, int]] = field(default_factory=list)
+    top_hosts: list[HostCount] = field(default_factory=list)
+
+    @property
+    def cancellation_rate(self) -> Decimal:
+        return percentage(self.cancelled_bookings, self.total_bookings)
+
+
+def percentage(part: int, whole: int) -> Decimal:
+    """part × 100 / whole, exact, rounded half-up to 2 decimals; 0 when whole is 0."""
+    if whole == 0:
+        return Decimal(0)
+    return (Decimal(part * 100) / Decimal(whole)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+def json_number(value: Decimal) -> int | float:
+    """A percentage as a JSON number without trailing zeros: 25, 12.5, 33.33."""
+    normal = value.normalize()
+    return int(normal) if normal == normal.to_integral_value() else float(normal)
+
+
+def analytics_report(*, day_range: DayRange) -> AnalyticsReport:
+    """The numbers of SPEC §9.1 for the bookings created in `day_range`.
+
+    Each aggregate is one query on bookings(created_at); the whole report runs in one read
+    transaction bounded by ANALYTICS_STATEMENT_TIMEOUT. Raises QueryTimeoutError.
+    """
+    in_range = Booking.objects.filter(
+        created_at__gte=day_range.lower, created_at__lt=day_range.upper
+    )
+    zone = zoneinfo.ZoneInfo(day_range.zone)
+    try:
+        with transaction.atomic():
+            set_statement_timeout(settings.ANALYTICS_STATEMENT_TIMEOUT)
+            totals = in_range.aggregate(
+                total=Count("id"), cancelled=Count("id", filter=Q(status=BookingStatus.CANCELLED))
+            )
+            per_day = (
+                in_range.annotate(day=TruncDate("created_at", tzinfo=zone))
+                .values("day")
+                .annotate(count=Count("id"))
+                .order_by("day")
+            )
+            top = (
+                in_range.filter(status=BookingStatus.CONFIRMED)
+                .values("slot__host_id", "slot__host__name")
+                .annotate(count=Count("id"))
+                # Ties: host name in code-point order (COLLATE "C"), then host id.
+                .order_by("-count", Collate("slot__host__name", "C"), "slot__host_id")[:TOP_HOSTS]
+            )
+            return AnalyticsReport(
+                range=day_range,
+                total_bookings=totals["total"],
+                cancelled_bookings=totals["cancelled"],
+                bookings_per_day=[(row["day"], row["count"]) for row in per_day],
+                top_hosts=[
+                    HostCount(row["slot__host_id"], row["slot__host__name"], row["count"])
+                    for row in top
+                ],
+            )
+    except DatabaseError as exc:
+        error = translate_database_error(exc)
+        if error is None:
+            raise
+        raise error from exc

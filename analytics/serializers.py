@@ -1,0 +1,102 @@
+"""Wire shapes of analytics (SPEC §9.1)."""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import date
+from typing import Any
+
+from django.conf import settings
+from rest_framework import serializers
+
+from analytics.selectors import AnalyticsReport, DayRange, json_number
+from slotbooking.fields import InstantField, TimeZoneField
+from slotbooking.instants import is_date_only, parse_calendar_date
+
+
+class AnalyticsQuery(serializers.Serializer):  # type: ignore[type-arg]
+    """`start_date`/`end_date` arrive in snake_case but fail at camelCase paths, as in the
+    original: the view renames the keys before validation."""
+
+    startDate = InstantField(allow_number=False)
+    endDate = InstantField(allow_number=False)
+    tz = TimeZoneField(required=False, default="UTC")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        zone = attrs["tz"]
+        start = self._day(self.initial_data["startDate"], attrs["startDate"], zone)
+        end = self._day(self.initial_data["endDate"], attrs["endDate"], zone)
+        if end < start:
+            raise serializers.ValidationError(
+                {"endDate": "End date must be on or after start date"}
+            )
+        day_range = DayRange(start_day=start, end_day=end, zone=zone)
+        if day_range.days > settings.ANALYTICS_MAX_RANGE_DAYS:
+            raise serializers.ValidationError(
+                {"endDate": f"Date range must not exceed {settings.ANALYTICS_MAX_RANGE_DAYS} days"}
+            )
+        return {"day_range": day_range}
+
+    @staticmethod
+    def _day(raw: Any, instant: Any, zone: str) -> date:
+        # A date-only value is that calendar day; a date-time is read in `tz`, then its date.
+        if is_date_only(raw):
+            return parse_calendar_date(raw)
+        return instant.astimezone(zoneinfo.ZoneInfo(zone)).date()
+
+
+def query_for_range(params: dict[str, Any]) -> dict[str, Any]:
+    data = dict(params)
+    for snake, camel in (("start_date", "startDate"), ("end_date", "endDate")):
+        data.pop(camel, None)
+        if snake in data:
+            data[camel] = data.pop(snake)
+    return data
+
+
+class DayCountOut(serializers.Serializer):  # type: ignore[type-arg]
+    date = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class TopHostOut(serializers.Serializer):  # type: ignore[type-arg]
+    hostId = serializers.UUIDField()
+    hostName = serializers.CharField()
+    bookingCount = serializers.IntegerField()
+
+
+class RangeOut(serializers.Serializer):  # type: ignore[type-arg]
+    startDate = serializers.CharField()
+    endDate = serializers.CharField()
+    timeZone = serializers.CharField()
+
+
+class AnalyticsOut(serializers.Serializer):  # type: ignore[type-arg]
+    totalBookings = serializers.IntegerField()
+    cancellationRate = serializers.FloatField()
+    bookingsPerDay = DayCountOut(many=True)
+    topHosts = TopHostOut(many=True)
+    range = RangeOut()
+
+    def to_representation(self, instance: AnalyticsReport) -> dict[str, Any]:
+        return analytics_data(instance)
+
+
+def analytics_data(report: AnalyticsReport) -> dict[str, Any]:
+    """The `data` object of GET /api/admin/analytics (also `report --format json`)."""
+    return {
+        "totalBookings": report.total_bookings,
+        "cancellationRate": json_number(report.cancellation_rate),
+        "bookingsPerDay": [
+            {"date": day.isoformat(), "count": count} for day, count in report.bookings_per_day
+        ],
+        "topHosts": [
+            {"hostId": str(h.host_id), "hostName": h.host_name, "bookingCount": h.booking_count}
+            for h in report.top_hosts
+        ],
+        "range": {
+            "startDate": report.range.start_day.isoformat(),
+            "endDate": report.range.end_day.isoformat(),
+            "timeZone": report.range.zone,
+        },
+    }

@@ -1,0 +1,42 @@
+"""GET /api/admin/analytics (SPEC §9.1), staff only."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.auth import IsStaff
+from analytics.selectors import analytics_report
+from analytics.serializers import AnalyticsOut, AnalyticsQuery, analytics_data, query_for_range
+from slotbooking.api import ApiViewSet, ok
+from slotbooking.errors import (
+    NotStaffError,
+    QueryTimeoutError,
+    StaffTokenRequiredError,
+    ValidationFailedError,
+)
+from slotbooking.fields import query_dict, validate_input
+from slotbooking.schema import errors, success
+
+
+class AnalyticsViewSet(ApiViewSet):
+    permission_classes = (IsStaff,)
+
+    @extend_schema(
+        summary="Booking analytics over whole days in a time zone (staff)",
+        parameters=[
+            OpenApiParameter("start_date", str, required=True, description="date or instant"),
+            OpenApiParameter("end_date", str, required=True, description="date or instant"),
+            OpenApiParameter("tz", str, description="IANA time zone; default UTC"),
+        ],
+        responses={
+            200: success(AnalyticsOut),
+            **errors(
+                ValidationFailedError, NotStaffError, StaffTokenRequiredError, QueryTimeoutError
+            ),
+        },
+    )
+    def retrieve(self, request: Request) -> Response:
+        query = validate_input(AnalyticsQuery, query_for_range(query_dict(request.query_params)))
+        return ok(analytics_data(analytics_report(day_range=query["day_range"])))

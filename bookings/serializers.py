@@ -1,0 +1,47 @@
+"""Wire shapes of bookings (SPEC §3.0, §3.4)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from bookings.models import BookingStatus
+from slotbooking.fields import EnumField, InstantField, UuidField
+from slots.models import SlotStatus
+from slots.serializers import DateRangeQuery
+
+
+class BookingCreateIn(serializers.Serializer):  # type: ignore[type-arg]
+    slotId = UuidField(invalid="Invalid slot ID")
+
+
+class BookingListQuery(DateRangeQuery):
+    status = EnumField(BookingStatus.values, required=False)
+    startDate = InstantField(required=False, allow_number=False)
+    endDate = InstantField(required=False, allow_number=False)
+
+    def get_fields(self) -> dict[str, serializers.Field]:  # type: ignore[type-arg]
+        fields = super().get_fields()
+        order = ("status", "startDate", "endDate", "page", "limit")
+        return {name: fields[name] for name in order}
+
+
+class BookingSlotOut(serializers.Serializer):  # type: ignore[type-arg]
+    """The slot embedded in a booking: no createdAt/updatedAt, as in the original."""
+
+    id = serializers.UUIDField()
+    hostId = serializers.UUIDField(source="host_id")
+    hostName = serializers.CharField(source="host.name")
+    startTime = InstantField(source="start_time")
+    endTime = InstantField(source="end_time")
+    status = serializers.ChoiceField(choices=SlotStatus.choices)
+
+
+class BookingOut(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.UUIDField()
+    slotId = serializers.UUIDField(source="slot_id")
+    userId = serializers.UUIDField(source="user_id")
+    status = serializers.ChoiceField(choices=BookingStatus.choices)
+    cancelledAt = InstantField(source="cancelled_at", allow_null=True)
+    slot = BookingSlotOut()
+    createdAt = InstantField(source="created_at")
+    updatedAt = InstantField(source="updated_at")

@@ -1,0 +1,149 @@
+"""Use cases of the bookings app: booking a slot and cancelling a booking (SPEC §3.4, §6.2).
+
+These are the only functions that write bookings. The API (sync and queued), the admin, the
+management commands and the Celery task all call them, so every path obeys the same rules.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from django.conf import settings
+from django.db.models import Count, Q
+
+from accounts.errors import UserNotFoundError
+from accounts.locks import user_lock
+from accounts.models import User
+from bookings.errors import (
+    BookingAlreadyCancelledError,
+    BookingNotFoundError,
+    BookingOwnSlotError,
+    CancellationWindowClosedError,
+    HostAlreadyBookedError,
+    MaxActiveBookingsError,
+    SlotInPastError,
+)
+from bookings.locks import booking_lock
+from bookings.models import Booking, BookingStatus
+from slotbooking.db import in_service_transaction
+from slotbooking.errors import NotOwnerError
+from slotbooking.instants import now_ms
+from slots.errors import SlotNotAvailableError, SlotNotFoundError
+from slots.locks import slot_lock
+from slots.models import Slot, SlotStatus
+
+# A constraint that fires means some path wrote without the locks; the database still says no.
+BOOKING_CONSTRAINTS = {
+    "slots_booked_within_capacity": SlotNotAvailableError,
+    "slots_status_matches_count": SlotNotAvailableError,
+    # Capacity is 1 until M4, so a second confirmed booking of one user is a taken slot.
+    "bookings_one_confirmed_per_user_and_slot": SlotNotAvailableError,
+}
+MISSING_REFERENCES = {"slots": SlotNotFoundError, "users": UserNotFoundError}
+PER_HOST_LIMIT = 1
+NOT_BOOKING_GUEST = "You can only cancel your own bookings"
+
+
+def _slot_has_free_place(slot: Slot) -> bool:
+    return slot.status == SlotStatus.AVAILABLE and slot.booked_count < slot.capacity
+
+
+def booking_precheck(*, slot_id: UUID) -> None:
+    """The unlocked fast path (SPEC §6.2): a missing or taken slot is answered at once.
+
+    It raises only what the locked re-check would raise first on the same committed state, so
+    the order of checks holds; a slot that looks free is always locked and checked again.
+    Raises SlotNotFoundError, SlotNotAvailableError.
+    """
+    slot = Slot.objects.filter(pk=slot_id).only("status", "booked_count", "capacity").first()
+    if slot is None:
+        raise SlotNotFoundError()
+    if not _slot_has_free_place(slot):
+        raise SlotNotAvailableError()
+
+
+def _check_bookable(*, user: User, slot: Slot, now: datetime) -> None:
+    """Every rule of SPEC §3.4.1 step 8, in the contract's order. Under the user and slot locks."""
+    if not _slot_has_free_place(slot):
+        raise SlotNotAvailableError()
+    if slot.start_time <= now:
+        raise SlotInPastError()
+    if slot.host_id == user.pk:
+        raise BookingOwnSlotError()
+    active = Booking.objects.filter(
+        user_id=user.pk, status=BookingStatus.CONFIRMED, slot__start_time__gt=now
+    ).aggregate(total=Count("id"), with_host=Count("id", filter=Q(slot__host_id=slot.host_id)))
+    if active["total"] >= settings.MAX_ACTIVE_BOOKINGS:
+        raise MaxActiveBookingsError(n=settings.MAX_ACTIVE_BOOKINGS)
+    if active["with_host"] >= PER_HOST_LIMIT:
+        raise HostAlreadyBookedError()
+
+
+def booking_create(*, user_id: UUID, slot_id: UUID) -> Booking:
+    """Book `slot_id` for `user_id`: the one code path for API, worker, admin and commands.
+
+    Opens its own durable transaction; locks the user row, then the slot row, re-checks every
+    rule under both and inserts. The trigger bookings_sync_slot counts the booking on the slot.
+    Raises SlotNotFoundError, SlotNotAvailableError, SlotInPastError, BookingOwnSlotError,
+    MaxActiveBookingsError, HostAlreadyBookedError, UserNotFoundError, LockTimeoutError.
+    """
+    booking_precheck(slot_id=slot_id)
+
+    def work() -> Booking:
+        if settings.BOOKING_TEST_SKIP_LOCKS:
+            # Control tests only (see settings): read without locks to show the race exists.
+            user = User.objects.filter(pk=user_id).first()
+            slot = Slot.objects.select_related("host").filter(pk=slot_id).first()
+            if user is None or slot is None:
+                raise SlotNotFoundError()
+        else:
+            # Lock order everywhere: user, then slot. The user lock covers the per-user limits,
+            # which the slot lock cannot: the same user may be booking another slot right now.
+            user = user_lock(user_id=user_id)
+            slot = slot_lock(slot_id=slot_id)
+        _check_bookable(user=user, slot=slot, now=now_ms())  # "now" read after the locks
+        if settings.BOOKING_TEST_DELAY_BEFORE_WRITE:
+            time.sleep(settings.BOOKING_TEST_DELAY_BEFORE_WRITE)
+        booking = Booking.objects.create(user=user, slot=slot)
+        slot.refresh_from_db(fields=["status", "booked_count", "updated_at"])  # the trigger's work
+        return booking
+
+    return in_service_transaction(
+        work, constraint_errors=BOOKING_CONSTRAINTS, missing_reference_errors=MISSING_REFERENCES
+    )
+
+
+def booking_cancel(*, user_id: UUID, booking_id: UUID) -> Booking:
+    """Cancel the caller's booking, at least CANCELLATION_WINDOW_HOURS before its start.
+
+    Locks the slot row, then the booking row (SPEC G4), so a stale double cancel can never free a
+    place that was booked again meanwhile. The trigger frees the place on the slot.
+    Raises BookingNotFoundError, NotOwnerError, BookingAlreadyCancelledError,
+    CancellationWindowClosedError, LockTimeoutError.
+    """
+    found = Booking.objects.filter(pk=booking_id).values("slot_id", "user_id").first()
+    if found is None:
+        raise BookingNotFoundError()
+    if found["user_id"] != user_id:
+        raise NotOwnerError(NOT_BOOKING_GUEST)
+
+    def work() -> Booking:
+        slot = slot_lock(slot_id=found["slot_id"])
+        booking = booking_lock(booking_id=booking_id)
+        if booking.status == BookingStatus.CANCELLED:
+            raise BookingAlreadyCancelledError()
+        now = now_ms()
+        cutoff = timedelta(hours=settings.CANCELLATION_WINDOW_HOURS)
+        # Exactly `cutoff` before the start is still allowed; a started slot never is.
+        if slot.start_time - now < cutoff or slot.start_time <= now:
+            raise CancellationWindowClosedError(n=settings.CANCELLATION_WINDOW_HOURS)
+        booking.status = BookingStatus.CANCELLED
+        booking.cancelled_at = now
+        booking.save(update_fields=["status", "cancelled_at"])
+        slot.refresh_from_db(fields=["status", "booked_count", "updated_at"])
+        booking.slot = slot
+        return booking
+
+    return in_service_transaction(work)

@@ -1,0 +1,109 @@
+"""Booking endpoints (SPEC §3.4)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.auth import has_staff_privileges, request_user
+from bookings.errors import (
+    BookingAlreadyCancelledError,
+    BookingNotFoundError,
+    BookingOwnSlotError,
+    CancellationWindowClosedError,
+    HostAlreadyBookedError,
+    MaxActiveBookingsError,
+    SlotInPastError,
+)
+from bookings.selectors import booking_get, booking_list_for_user
+from bookings.serializers import BookingCreateIn, BookingListQuery, BookingOut
+from bookings.services import booking_cancel, booking_create
+from slotbooking.api import ApiViewSet, listed, ok, paginate
+from slotbooking.errors import LockTimeoutError, NotOwnerError, ValidationFailedError
+from slotbooking.fields import parse_uuid, query_dict, validate_input
+from slotbooking.schema import PAGE_PARAMETERS, errors, success
+from slots.errors import SlotNotAvailableError, SlotNotFoundError
+
+NOT_BOOKING_VIEWER = "You can only view your own bookings"
+
+
+class BookingViewSet(ApiViewSet):
+    @extend_schema(
+        summary="Book a slot",
+        request=BookingCreateIn,
+        responses={
+            201: success(BookingOut),
+            **errors(
+                SlotInPastError,
+                BookingOwnSlotError,
+                SlotNotFoundError,
+                SlotNotAvailableError,
+                MaxActiveBookingsError,
+                HostAlreadyBookedError,
+                LockTimeoutError,
+                body=True,
+            ),
+        },
+    )
+    def create(self, request: Request) -> Response:
+        user = request_user(request)
+        data = validate_input(BookingCreateIn, request.data)
+        booking = booking_create(user_id=user.pk, slot_id=data["slotId"])
+        return ok(BookingOut(booking).data, status=201)
+
+    @extend_schema(
+        summary="The caller's bookings as guest, newest first",
+        parameters=[
+            OpenApiParameter("status", str, enum=["CONFIRMED", "CANCELLED"]),
+            OpenApiParameter("startDate", str, description="slot starts at or after"),
+            OpenApiParameter("endDate", str, description="slot starts at or before"),
+            *PAGE_PARAMETERS,
+        ],
+        responses={200: success(BookingOut, many=True), **errors(ValidationFailedError)},
+    )
+    def list(self, request: Request) -> Response:
+        query = validate_input(BookingListQuery, query_dict(request.query_params))
+        bookings = booking_list_for_user(
+            user_id=request_user(request).pk,
+            status=query.get("status"),
+            start_date=query.get("startDate"),
+            end_date=query.get("endDate"),
+        )
+        rows, meta = paginate(bookings, page=query["page"], limit=query["limit"])
+        return listed(BookingOut(rows, many=True).data, meta)
+
+
+class BookingDetailViewSet(ApiViewSet):
+    @extend_schema(
+        summary="One booking: its guest, the slot's host and staff may see it",
+        responses={200: success(BookingOut), **errors(BookingNotFoundError, NotOwnerError)},
+    )
+    def retrieve(self, request: Request, booking_id: str) -> Response:
+        booking = booking_get(booking_id=parse_uuid(booking_id))
+        caller = request_user(request)
+        allowed = caller.pk in (booking.user_id, booking.slot.host_id)
+        if not allowed and not has_staff_privileges(request):
+            raise NotOwnerError(NOT_BOOKING_VIEWER)
+        return ok(BookingOut(booking).data)
+
+    @extend_schema(
+        summary="Cancel the caller's booking (at least 1 h before the start by default)",
+        request=None,
+        responses={
+            200: success(BookingOut),
+            **errors(
+                BookingNotFoundError,
+                NotOwnerError,
+                BookingAlreadyCancelledError,
+                CancellationWindowClosedError,
+                LockTimeoutError,
+            ),
+        },
+    )
+    def destroy(self, request: Request, booking_id: str) -> Response:
+        parsed = parse_uuid(booking_id)
+        if parsed is None:
+            raise BookingNotFoundError()
+        booking = booking_cancel(user_id=request_user(request).pk, booking_id=parsed)
+        return ok(BookingOut(booking).data)

@@ -1,0 +1,165 @@
+"""DomainError, the one base of every error a client sees, and the project-wide reasons.
+
+Each reason of SPEC §5 is one class. Apps subclass the generic kind of their status and set
+`reason`; one exception handler renders every class into the same envelope.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class DomainError(Exception):
+    """A failure the client is meant to see. Raise it anywhere; the API renders it."""
+
+    http_status: ClassVar[int] = 400
+    code: ClassVar[str] = "BAD_REQUEST"  # generic: many reasons share it
+    reason: ClassVar[str] = "BAD_REQUEST"  # specific and stable: clients branch on it
+    default_message: ClassVar[str] = "The request could not be processed."
+    retry_after: ClassVar[int | None] = None  # seconds; sent as Retry-After
+    by_reason: ClassVar[dict[str, type[DomainError]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "reason" in cls.__dict__:
+            # One class per reason; a second class claiming a reason is a programming error.
+            existing = DomainError.by_reason.get(cls.reason)
+            if existing is not None and existing.__qualname__ != cls.__qualname__:
+                raise TypeError(f"{cls.__name__} repeats reason {cls.reason} of {existing}")
+            DomainError.by_reason[cls.reason] = cls
+
+    def __init__(self, message: str | None = None, *, details: Any = None, **params: Any) -> None:
+        # `params` fill the placeholders of the default message: {n}, {d}.
+        self.message = message or self.default_message.format(**params)
+        self.details = details
+        super().__init__(self.message)
+
+    def as_payload(self) -> dict[str, Any]:
+        """The envelope's `error` object; also what a Celery task returns instead of raising."""
+        extra = {} if self.details is None else {"details": self.details}
+        return {"code": self.code, "reason": self.reason, "message": self.message, **extra}
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> DomainError:
+        """The same error again, from `as_payload()` output (worker replies, stored outcomes)."""
+        error_class = DomainError.by_reason.get(payload["reason"], InternalError)
+        return error_class(payload.get("message"), details=payload.get("details"))
+
+
+# One generic kind per status; they set no `reason`, so they claim none.
+class BadRequestError(DomainError):
+    http_status, code = 400, "BAD_REQUEST"
+
+
+class ValidationError(DomainError):
+    http_status, code = 400, "VALIDATION_ERROR"
+
+
+class UnauthorizedError(DomainError):
+    http_status, code = 401, "UNAUTHORIZED"
+
+
+class ForbiddenError(DomainError):
+    http_status, code = 403, "FORBIDDEN"
+
+
+class NotFoundError(DomainError):
+    http_status, code = 404, "NOT_FOUND"
+
+
+class ConflictError(DomainError):
+    http_status, code = 409, "CONFLICT"
+
+
+class ServiceUnavailableError(DomainError):
+    http_status, code = 503, "SERVICE_UNAVAILABLE"
+    retry_after = 5
+
+
+# Input -------------------------------------------------------------------------------------------
+class MalformedJsonError(ValidationError):
+    reason = "MALFORMED_JSON"
+    default_message = "Malformed JSON in request body"
+
+
+class ValidationFailedError(ValidationError):
+    """`details` is the list of {"path", "message"} of SPEC §1.4."""
+
+    reason = "VALIDATION_FAILED"
+    default_message = "Validation failed"
+
+
+class PayloadTooLargeError(DomainError):
+    http_status, code, reason = 413, "PAYLOAD_TOO_LARGE", "PAYLOAD_TOO_LARGE"
+    default_message = "Request body is too large"
+
+
+class UnsupportedMediaTypeError(DomainError):
+    http_status, code, reason = 415, "UNSUPPORTED_MEDIA_TYPE", "UNSUPPORTED_MEDIA_TYPE"
+    default_message = "Unsupported media type; send application/json"
+
+
+# Routing -----------------------------------------------------------------------------------------
+class EndpointNotFoundError(NotFoundError):
+    reason = "ENDPOINT_NOT_FOUND"
+    default_message = "The requested endpoint does not exist"
+
+
+class MethodNotAllowedError(DomainError):
+    http_status, code, reason = 405, "METHOD_NOT_ALLOWED", "METHOD_NOT_ALLOWED"
+    default_message = "Method not allowed"
+
+
+# Access ------------------------------------------------------------------------------------------
+class NotStaffError(ForbiddenError):
+    reason = "NOT_STAFF"
+    default_message = "Staff access required"
+
+
+class StaffTokenRequiredError(ForbiddenError):
+    reason = "STAFF_TOKEN_REQUIRED"
+    default_message = "Staff access requires an API token"
+
+
+class NotOwnerError(ForbiddenError):
+    """Raised with the endpoint's own sentence: delete slots, view or cancel bookings."""
+
+    reason = "NOT_OWNER"
+    default_message = "You can only access your own resources"
+
+
+class NotAHostError(ForbiddenError):
+    reason = "NOT_A_HOST"
+    default_message = "Only hosts can create slots"
+
+
+# Data and infrastructure -------------------------------------------------------------------------
+class ConstraintViolationError(ConflictError):
+    reason = "CONSTRAINT_VIOLATION"
+    default_message = "The request conflicts with the current state of the data"
+
+
+class InternalError(DomainError):
+    http_status, code, reason = 500, "INTERNAL_ERROR", "INTERNAL_ERROR"
+    default_message = "An unexpected error occurred"
+
+
+class LockTimeoutError(ServiceUnavailableError):
+    reason = "LOCK_TIMEOUT"
+    default_message = "The server is busy, please try again"
+    retry_after = 1
+
+
+class DatabaseUnavailableError(ServiceUnavailableError):
+    reason = "DATABASE_UNAVAILABLE"
+    default_message = "The database is unavailable, please try again later"
+
+
+class QueryTimeoutError(ServiceUnavailableError):
+    reason = "QUERY_TIMEOUT"
+    default_message = "The query took too long; narrow the date range"
+
+
+class UnhealthyError(ServiceUnavailableError):
+    reason = "UNHEALTHY"
+    default_message = "Service is unhealthy"

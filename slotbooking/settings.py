@@ -1,0 +1,289 @@
+"""The one settings module. Every difference between environments comes from the environment."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import django_stubs_ext
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from slotbooking import embedded
+
+django_stubs_ext.monkeypatch()
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+env.read_env(BASE_DIR / ".env")  # optional; variables already in the environment win
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+def env_bool(name: str, *, default: bool) -> bool:
+    """A boolean setting: true/false/1/0/yes/no; anything else stops start-up."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false; got {raw!r}")
+
+
+def env_number(
+    name: str, *, default: float, low: float, high: float, integer: bool = True
+) -> float:
+    """A bounded number; a typo or an out-of-range value fails at start-up, naming the variable."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        kind = "an integer" if integer else "a number"
+        raise ImproperlyConfigured(f"{name} must be {kind}; got {raw!r}") from None
+    if not low <= value <= high:
+        raise ImproperlyConfigured(f"{name} must be between {low:g} and {high:g}; got {raw!r}")
+    return value
+
+
+def env_choice(name: str, *, choices: tuple[str, ...], default: str) -> str:
+    """An enumerated setting; a typo fails at start-up, not at the first booking."""
+    value = env.str(name, default=default).strip().lower()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+    return value
+
+
+def env_list(name: str, *, default: str) -> list[str]:
+    return [item.strip() for item in env.str(name, default=default).split(",") if item.strip()]
+
+
+# CORE -----------------------------------------------------------------------------------------
+SLOTBOOKING_DATA_DIR = embedded.data_dir()
+VERSION = "1.0.0"
+
+
+def _secret_key() -> str:
+    if os.environ.get("DJANGO_SECRET_KEY"):
+        return os.environ["DJANGO_SECRET_KEY"]
+    # Generated once per data dir, so sessions survive restarts without a key in the repo.
+    key_file = SLOTBOOKING_DATA_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("DJANGO_DEBUG", default=False)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", default="localhost,127.0.0.1,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", default="")
+PORT = int(env_number("PORT", default=3000, low=1, high=65535))
+WEB_CONCURRENCY = int(env_number("WEB_CONCURRENCY", default=os.cpu_count() or 1, low=1, high=256))
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "corsheaders",
+    "slotbooking",
+    "accounts",
+    "slots",
+    "bookings",
+    "analytics",
+]
+
+MIDDLEWARE = [
+    "slotbooking.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "slotbooking.urls"
+WSGI_APPLICATION = "slotbooking.wsgi.application"
+APPEND_SLASH = False  # every API path is routed with and without its slash; no redirects
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# DATABASE -------------------------------------------------------------------------------------
+# Default: the private cluster that `make run` and `make test` start (slotbooking/embedded.py).
+DATABASES = {"default": env.db("DATABASE_URL", default=embedded.database_url())}
+DATABASES["default"]["CONN_MAX_AGE"] = int(
+    env_number("DATABASE_CONN_MAX_AGE", default=60, low=0, high=86400)
+)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# pytest runs in parallel checkouts may share one server: each can name its own test database.
+DATABASES["default"]["TEST"] = {"NAME": os.environ.get("DATABASE_TEST_NAME") or None}
+# No ATOMIC_REQUESTS: services open durable transactions, which a request-wide one would nest.
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.User"
+# Email is unique ignoring case through a unique index on lower(email) (SPEC I9), which Django's
+# check for a plain unique USERNAME_FIELD does not recognise.
+SILENCED_SYSTEM_CHECKS = ["auth.E003", "auth.W004"]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+# I18N AND TIME --------------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"  # the server's own zone never affects a result (SPEC §1.6)
+USE_I18N = False
+USE_TZ = True
+
+# STATIC FILES ---------------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+# SECURITY -------------------------------------------------------------------------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024  # SPEC §1.1: larger bodies get 413
+
+CORS_ALLOWED_ORIGINS_RAW = env_list("CORS_ALLOWED_ORIGINS", default="*")
+if CORS_ALLOWED_ORIGINS_RAW == ["*"]:
+    CORS_ALLOW_ALL_ORIGINS = True
+else:
+    CORS_ALLOWED_ORIGINS = CORS_ALLOWED_ORIGINS_RAW
+CORS_ALLOW_HEADERS = [
+    "accept",
+    "authorization",
+    "content-type",
+    "idempotency-key",
+    "x-request-id",
+    "x-user-id",
+]
+CORS_EXPOSE_HEADERS = [
+    "X-Request-Id",
+    "Retry-After",
+    "Idempotent-Replayed",
+    "Idempotency-Key",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+]
+
+# AUTHENTICATION ---------------------------------------------------------------------------------
+AUTH_ALLOW_USER_ID_HEADER = env_bool("AUTH_ALLOW_USER_ID_HEADER", default=True)
+AUTH_STAFF_REQUIRES_TOKEN = env_bool("AUTH_STAFF_REQUIRES_TOKEN", default=True)
+AUTH_OPEN_REGISTRATION = env_bool("AUTH_OPEN_REGISTRATION", default=True)
+
+# BOOKINGS ---------------------------------------------------------------------------------------
+BOOKING_LOCK_TIMEOUT = env_number(
+    "BOOKING_LOCK_TIMEOUT", default=3, low=0.1, high=60, integer=False
+)
+MAX_ACTIVE_BOOKINGS = int(env_number("MAX_ACTIVE_BOOKINGS", default=5, low=1, high=10000))
+CANCELLATION_WINDOW_HOURS = int(
+    env_number("CANCELLATION_WINDOW_HOURS", default=1, low=0, high=8760)
+)
+# Test-only switches for the control tests that prove the concurrency tests can fail. They are
+# never read from the environment: only a test's `settings` fixture can turn them on.
+BOOKING_TEST_SKIP_LOCKS = False
+BOOKING_TEST_DELAY_BEFORE_WRITE = 0.0
+
+# ANALYTICS --------------------------------------------------------------------------------------
+ANALYTICS_MAX_RANGE_DAYS = int(
+    env_number("ANALYTICS_MAX_RANGE_DAYS", default=366, low=1, high=36600)
+)
+ANALYTICS_STATEMENT_TIMEOUT = env_number(
+    "ANALYTICS_STATEMENT_TIMEOUT", default=10, low=0.1, high=3600, integer=False
+)
+
+# DJANGO REST FRAMEWORK --------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.auth.ApiAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "DEFAULT_PARSER_CLASSES": ["slotbooking.parsers.JsonParser", "slotbooking.parsers.FormParser"],
+    "DEFAULT_RENDERER_CLASSES": ["slotbooking.renderers.JsonRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "slotbooking.renderers.FirstRendererNegotiation",
+    "EXCEPTION_HANDLER": "slotbooking.exception_handler.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Slot Booking API",
+    "DESCRIPTION": (
+        "Hosts publish time slots, guests book them, nobody is ever double-booked. "
+        "Every error uses one envelope: `{success: false, error: {code, reason, message}}`."
+    ),
+    "VERSION": VERSION,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "UserIdHeader": {"type": "apiKey", "in": "header", "name": "x-user-id"},
+            "BearerAuth": {"type": "http", "scheme": "bearer"},
+        }
+    },
+    "SECURITY": [{"BearerAuth": []}, {"UserIdHeader": []}],
+    "ENUM_NAME_OVERRIDES": {
+        "SlotStatusEnum": "slots.models.SlotStatus",
+        "BookingStatusEnum": "bookings.models.BookingStatus",
+    },
+}
+
+# LOGGING ----------------------------------------------------------------------------------------
+LOG_LEVEL = env_choice(
+    "LOG_LEVEL", choices=("debug", "info", "warning", "error", "critical"), default="info"
+).upper()
+LOG_FORMAT = env_choice("LOG_FORMAT", choices=("json", "text"), default="json")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "json": {"()": "slotbooking.logging.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Our own request log replaces Django's; it never prints bodies or Authorization.
+        "django.request": {"level": "CRITICAL"},
+        "django.server": {"level": "WARNING"},
+    },
+}

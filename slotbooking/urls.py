@@ -1,0 +1,63 @@
+"""Routes. Every API path answers with and without its trailing slash (SPEC §1.1)."""
+
+from django.contrib import admin
+from django.urls import path, re_path
+
+from accounts.views import CurrentUserViewSet, UserDetailViewSet, UserViewSet
+from analytics.views import AnalyticsViewSet
+from bookings.views import BookingDetailViewSet, BookingViewSet
+from slotbooking.api import api_route
+from slotbooking.views import (
+    DocsView,
+    HealthViewSet,
+    RootViewSet,
+    SchemaJsonView,
+    SchemaView,
+    bad_request,
+    endpoint_not_found,
+    server_error,
+)
+from slots.views import HostSlotViewSet, SlotDetailViewSet, SlotViewSet
+
+ID = r"(?P<{}>[^/]+)"
+
+urlpatterns = [
+    re_path(r"^$", RootViewSet.as_view({"get": "retrieve"}), name="root"),
+    api_route("health", HealthViewSet.as_view({"get": "retrieve"}), "health"),
+    api_route("users", UserViewSet.as_view({"post": "create", "get": "list"}), "users"),
+    api_route("users/me", CurrentUserViewSet.as_view({"get": "retrieve"}), "users-me"),
+    api_route(
+        "users/me/token", CurrentUserViewSet.as_view({"post": "rotate_token"}), "users-me-token"
+    ),
+    api_route(
+        "users/" + ID.format("user_id"),
+        UserDetailViewSet.as_view({"get": "retrieve"}),
+        "user-detail",
+    ),
+    api_route("slots", SlotViewSet.as_view({"post": "create", "get": "list"}), "slots"),
+    # /api/slots/host is matched before /api/slots/{id}.
+    api_route("slots/host", HostSlotViewSet.as_view({"get": "list"}), "slots-host"),
+    api_route(
+        "slots/" + ID.format("slot_id"),
+        SlotDetailViewSet.as_view({"get": "retrieve", "delete": "destroy"}),
+        "slot-detail",
+    ),
+    api_route("bookings", BookingViewSet.as_view({"post": "create", "get": "list"}), "bookings"),
+    api_route(
+        "bookings/" + ID.format("booking_id"),
+        BookingDetailViewSet.as_view({"get": "retrieve", "delete": "destroy"}),
+        "booking-detail",
+    ),
+    api_route("admin/analytics", AnalyticsViewSet.as_view({"get": "retrieve"}), "analytics"),
+    # Documentation: served from static files, no external network access.
+    re_path(r"^api/schema/?$", SchemaView.as_view(), name="schema"),
+    re_path(r"^docs/json/?$", SchemaJsonView.as_view(), name="schema-json"),
+    re_path(r"^(?:api/)?docs/?$", DocsView.as_view(url_name="schema"), name="docs"),
+    path("admin/", admin.site.urls),
+    # Anything else: the JSON 404 envelope, whatever DEBUG says.
+    re_path(r"^", endpoint_not_found),
+]
+
+handler400 = bad_request
+handler404 = endpoint_not_found
+handler500 = server_error

@@ -1,0 +1,76 @@
+"""Slots: a host's bookable time ranges, with their invariants held by PostgreSQL (SPEC §2.4)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import DateTimeRangeField, RangeBoundary, RangeOperators
+from django.db import models
+from django.db.models import F, Func, Q
+
+from slotbooking.models import BaseModel
+
+
+class SlotStatus(models.TextChoices):
+    AVAILABLE = "AVAILABLE"
+    BOOKED = "BOOKED"
+    CANCELLED = "CANCELLED"
+
+
+class TsTzRange(Func):
+    function = "TSTZRANGE"
+    output_field = DateTimeRangeField()
+
+
+class Slot(BaseModel):
+    # db_index=False: the (host, start_time) index serves every lookup by host.
+    host = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="slots", db_index=False
+    )
+    start_time = models.DateTimeField()
+    end_time = models.DateTimeField()
+    capacity = models.IntegerField(default=1)
+    # Maintained only by the trigger bookings_sync_slot (bookings migration 0002); never by code.
+    booked_count = models.IntegerField(default=0, editable=False)
+    status = models.CharField(
+        max_length=16, choices=SlotStatus.choices, default=SlotStatus.AVAILABLE
+    )
+
+    class Meta:
+        db_table = "slots"
+        indexes = [
+            models.Index(fields=["host", "start_time"], name="slots_host_start_idx"),
+            models.Index(fields=["status", "start_time"], name="slots_status_start_idx"),
+            models.Index(fields=["start_time"], name="slots_start_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_time__gt=F("start_time")), name="slots_end_after_start"
+            ),
+            models.CheckConstraint(condition=Q(capacity__gte=1), name="slots_capacity_positive"),
+            models.CheckConstraint(
+                condition=Q(booked_count__gte=0, booked_count__lte=F("capacity")),
+                name="slots_booked_within_capacity",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(status=SlotStatus.CANCELLED, booked_count=0)
+                    | Q(status=SlotStatus.BOOKED, booked_count=F("capacity"))
+                    | Q(status=SlotStatus.AVAILABLE, booked_count__lt=F("capacity"))
+                ),
+                name="slots_status_matches_count",
+            ),
+            # Half-open ranges '[)': 10:00-11:00 and 11:00-12:00 do not overlap. A cancelled
+            # slot blocks nothing.
+            ExclusionConstraint(
+                name="slots_no_overlap",
+                expressions=[
+                    ("host", RangeOperators.EQUAL),
+                    (TsTzRange("start_time", "end_time", RangeBoundary()), RangeOperators.OVERLAPS),
+                ],
+                condition=~Q(status=SlotStatus.CANCELLED),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.start_time:%Y-%m-%d %H:%M}–{self.end_time:%H:%M} UTC ({self.status})"

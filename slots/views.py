@@ -1,0 +1,109 @@
+"""Slot endpoints (SPEC §3.3)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.auth import request_user
+from slotbooking.api import ApiViewSet, listed, ok, paginate
+from slotbooking.errors import (
+    LockTimeoutError,
+    NotAHostError,
+    NotOwnerError,
+    ValidationFailedError,
+)
+from slotbooking.fields import parse_uuid, query_dict, validate_input
+from slotbooking.schema import PAGE_PARAMETERS, errors, success
+from slots.errors import SlotHasBookingError, SlotNotFoundError, SlotOverlapError
+from slots.selectors import slot_get, slot_list, with_confirmed_booking
+from slots.serializers import DeletedOut, HostSlotOut, SlotCreateIn, SlotListQuery, SlotOut
+from slots.services import slot_create, slot_delete
+
+LIST_PARAMETERS = [
+    OpenApiParameter("hostId", str, description="only this host's slots (uuid)"),
+    OpenApiParameter("startDate", str, description="slots starting at or after this instant"),
+    OpenApiParameter("endDate", str, description="slots starting at or before this instant"),
+    OpenApiParameter("status", str, enum=["AVAILABLE", "BOOKED", "CANCELLED"]),
+    *PAGE_PARAMETERS,
+]
+
+
+class SlotViewSet(ApiViewSet):
+    @extend_schema(
+        summary="Publish a slot (HOST role)",
+        request=SlotCreateIn,
+        responses={
+            201: success(SlotOut),
+            **errors(NotAHostError, SlotOverlapError, LockTimeoutError, body=True),
+        },
+    )
+    def create(self, request: Request) -> Response:
+        data = validate_input(SlotCreateIn, request.data)
+        slot = slot_create(
+            host_id=request_user(request).pk, start_time=data["startTime"], end_time=data["endTime"]
+        )
+        return ok(SlotOut(slot).data, status=201)
+
+    @extend_schema(
+        summary="List slots of every host and status, past ones included",
+        parameters=LIST_PARAMETERS,
+        responses={200: success(SlotOut, many=True), **errors(ValidationFailedError)},
+    )
+    def list(self, request: Request) -> Response:
+        query = validate_input(SlotListQuery, query_dict(request.query_params))
+        slots = slot_list(
+            host_id=query.get("hostId"),
+            start_date=query.get("startDate"),
+            end_date=query.get("endDate"),
+            status=query.get("status"),
+        )
+        rows, meta = paginate(slots, page=query["page"], limit=query["limit"])
+        return listed(SlotOut(rows, many=True).data, meta)
+
+
+class HostSlotViewSet(ApiViewSet):
+    @extend_schema(
+        summary="The caller's own slots, with their confirmed bookings",
+        parameters=LIST_PARAMETERS,
+        responses={200: success(HostSlotOut, many=True), **errors(ValidationFailedError)},
+    )
+    def list(self, request: Request) -> Response:
+        query = validate_input(SlotListQuery, query_dict(request.query_params))
+        slots = slot_list(
+            host_id=request_user(request).pk,  # hostId is validated, then ignored
+            start_date=query.get("startDate"),
+            end_date=query.get("endDate"),
+            status=query.get("status"),
+        )
+        rows, meta = paginate(
+            with_confirmed_booking(slots), page=query["page"], limit=query["limit"]
+        )
+        return listed(HostSlotOut(rows, many=True).data, meta)
+
+
+class SlotDetailViewSet(ApiViewSet):
+    @extend_schema(
+        summary="One slot; its host also sees the confirmed booking",
+        responses={200: success(HostSlotOut), **errors(SlotNotFoundError)},
+    )
+    def retrieve(self, request: Request, slot_id: str) -> Response:
+        slot = slot_get(slot_id=parse_uuid(slot_id))
+        if slot.host_id == request_user(request).pk:
+            return ok(HostSlotOut(slot).data)
+        return ok(SlotOut(slot).data)
+
+    @extend_schema(
+        summary="Delete a slot, or cancel it when it has booking history",
+        responses={
+            200: success(DeletedOut),
+            **errors(SlotNotFoundError, NotOwnerError, SlotHasBookingError, LockTimeoutError),
+        },
+    )
+    def destroy(self, request: Request, slot_id: str) -> Response:
+        parsed = parse_uuid(slot_id)
+        if parsed is None:
+            raise SlotNotFoundError()
+        slot_delete(user_id=request_user(request).pk, slot_id=parsed)
+        return ok({"message": "Slot deleted successfully"})
