@@ -25,8 +25,9 @@ from bookings.errors import (
     MaxActiveBookingsError,
     SlotInPastError,
 )
+from bookings.audit import booking_event_record, event_reason
 from bookings.locks import booking_lock
-from bookings.models import Booking, BookingStatus
+from bookings.models import Booking, BookingStatus, EventAction, EventSource
 from slotbooking.db import in_service_transaction
 from slotbooking.errors import NotOwnerError
 from slotbooking.instants import now_ms
@@ -81,12 +82,21 @@ def _check_bookable(*, user: User, slot: Slot, now: datetime) -> None:
         raise HostAlreadyBookedError()
 
 
-def booking_create(*, user_id: UUID, slot_id: UUID) -> Booking:
+def booking_create(
+    *,
+    user_id: UUID,
+    slot_id: UUID,
+    source: EventSource = EventSource.API,
+    actor_id: UUID | None = None,
+    request_id: str | None = None,
+    idempotency_key: str | None = None,
+) -> Booking:
     """Book `slot_id` for `user_id`: the one code path for API, worker, admin and commands.
 
     Opens its own durable transaction; locks the user row, then the slot row, re-checks every
-    rule under both and inserts. The trigger bookings_sync_slot counts the booking on the slot.
-    Raises SlotNotFoundError, SlotNotAvailableError, SlotInPastError, BookingOwnSlotError,
+    rule under both and inserts. The trigger bookings_sync_slot counts the booking on the slot;
+    the audit event (source, actor: the guest, a staff member, or None for commands) commits
+    with it. Raises SlotNotFoundError, SlotNotAvailableError, SlotInPastError, BookingOwnSlotError,
     MaxActiveBookingsError, HostAlreadyBookedError, UserNotFoundError, LockTimeoutError.
     """
     booking_precheck(slot_id=slot_id)
@@ -108,6 +118,15 @@ def booking_create(*, user_id: UUID, slot_id: UUID) -> Booking:
             time.sleep(settings.BOOKING_TEST_DELAY_BEFORE_WRITE)
         booking = Booking.objects.create(user=user, slot=slot)
         slot.refresh_from_db(fields=["status", "booked_count", "updated_at"])  # the trigger's work
+        booking_event_record(
+            booking=booking,
+            action=EventAction.CREATED,
+            source=source,
+            actor_id=actor_id,
+            old_status=None,
+            request_id=request_id,
+            idempotency_key=idempotency_key,
+        )
         return booking
 
     return in_service_transaction(
@@ -115,18 +134,29 @@ def booking_create(*, user_id: UUID, slot_id: UUID) -> Booking:
     )
 
 
-def booking_cancel(*, user_id: UUID, booking_id: UUID) -> Booking:
-    """Cancel the caller's booking, at least CANCELLATION_WINDOW_HOURS before its start.
+def booking_cancel(
+    *,
+    booking_id: UUID,
+    actor_id: UUID | None,
+    source: EventSource = EventSource.API,
+    reason: str | None = None,
+    staff_override: bool = False,
+    request_id: str | None = None,
+    idempotency_key: str | None = None,
+) -> Booking:
+    """Cancel a booking: the guest's own (actor_id), at least the cutoff before its start.
 
-    Locks the slot row, then the booking row (SPEC G4), so a stale double cancel can never free a
-    place that was booked again meanwhile. The trigger frees the place on the slot.
+    `staff_override` is for the admin and commands (SPEC §4): any booking, the cutoff does not
+    apply, and the audit event says so when it would have. Locks the slot row, then the booking
+    row (SPEC G4), so a stale double cancel can never free a place that was booked again
+    meanwhile. The trigger frees the place on the slot.
     Raises BookingNotFoundError, NotOwnerError, BookingAlreadyCancelledError,
     CancellationWindowClosedError, LockTimeoutError.
     """
     found = Booking.objects.filter(pk=booking_id).values("slot_id", "user_id").first()
     if found is None:
         raise BookingNotFoundError()
-    if found["user_id"] != user_id:
+    if not staff_override and found["user_id"] != actor_id:
         raise NotOwnerError(NOT_BOOKING_GUEST)
 
     def work() -> Booking:
@@ -137,13 +167,24 @@ def booking_cancel(*, user_id: UUID, booking_id: UUID) -> Booking:
         now = now_ms()
         cutoff = timedelta(hours=settings.CANCELLATION_WINDOW_HOURS)
         # Exactly `cutoff` before the start is still allowed; a started slot never is.
-        if slot.start_time - now < cutoff or slot.start_time <= now:
+        inside_cutoff = slot.start_time - now < cutoff or slot.start_time <= now
+        if inside_cutoff and not staff_override:
             raise CancellationWindowClosedError(n=settings.CANCELLATION_WINDOW_HOURS)
         booking.status = BookingStatus.CANCELLED
         booking.cancelled_at = now
         booking.save(update_fields=["status", "cancelled_at"])
         slot.refresh_from_db(fields=["status", "booked_count", "updated_at"])
         booking.slot = slot
+        booking_event_record(
+            booking=booking,
+            action=EventAction.CANCELLED,
+            source=source,
+            actor_id=actor_id,
+            old_status=BookingStatus.CONFIRMED,
+            reason=event_reason(reason=reason, staff_override=staff_override and inside_cutoff),
+            request_id=request_id,
+            idempotency_key=idempotency_key,
+        )
         return booking
 
     return in_service_transaction(work)

@@ -19,7 +19,7 @@ from bookings.errors import (
 from bookings.selectors import booking_get, booking_list_for_user
 from bookings.serializers import BookingCreateIn, BookingListQuery, BookingOut
 from bookings.services import booking_cancel, booking_create
-from slotbooking.api import ApiViewSet, listed, ok, paginate
+from slotbooking.api import ApiViewSet, listed, ok, paginate, request_id
 from slotbooking.errors import LockTimeoutError, NotOwnerError, ValidationFailedError
 from slotbooking.fields import parse_uuid, query_dict, validate_input
 from slotbooking.schema import PAGE_PARAMETERS, errors, success
@@ -49,7 +49,12 @@ class BookingViewSet(ApiViewSet):
     def create(self, request: Request) -> Response:
         user = request_user(request)
         data = validate_input(BookingCreateIn, request.data)
-        booking = booking_create(user_id=user.pk, slot_id=data["slotId"])
+        booking = booking_create(
+            user_id=user.pk,
+            slot_id=data["slotId"],
+            actor_id=user.pk,
+            request_id=request_id(request),
+        )
         return ok(BookingOut(booking).data, status=201)
 
     @extend_schema(
@@ -105,5 +110,7 @@ class BookingDetailViewSet(ApiViewSet):
         parsed = parse_uuid(booking_id)
         if parsed is None:
             raise BookingNotFoundError()
-        booking = booking_cancel(user_id=request_user(request).pk, booking_id=parsed)
+        booking = booking_cancel(
+            booking_id=parsed, actor_id=request_user(request).pk, request_id=request_id(request)
+        )
         return ok(BookingOut(booking).data)
