@@ -1,0 +1,11 @@
+# Image for docker-compose (web and worker). The Makefile path needs no Docker.
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+COPY . .
+RUN DJANGO_SECRET_KEY=build DATABASE_URL=postgres://build@localhost/build \
+    python manage.py collectstatic --noinput -v 0
+EXPOSE 3000
+CMD ["sh", "-c", "python manage.py migrate --noinput && exec gunicorn slotbooking.wsgi --bind 0.0.0.0:${PORT:-3000} --workers ${WEB_CONCURRENCY:-2}"]
