@@ -41,7 +41,9 @@ class UserViewSet(ApiViewSet):
 
     def get_authenticators(self) -> list:  # type: ignore[type-arg]
         # Registration is public while it is open: credentials are then ignored entirely.
-        if self.request.method == "POST" and settings.AUTH_OPEN_REGISTRATION:
+        # `self.request` is None while drf-spectacular builds the schema; it must not crash.
+        request = getattr(self, "request", None)
+        if request is not None and request.method == "POST" and settings.AUTH_OPEN_REGISTRATION:
             return []
         return [ApiAuthentication()]
 

@@ -5,8 +5,14 @@ from __future__ import annotations
 from collections import defaultdict
 from functools import cache
 from http import HTTPStatus
-from typing import Any
+from typing import Any, ClassVar
 
+from drf_spectacular.extensions import (
+    OpenApiAuthenticationExtension,
+    OpenApiSerializerFieldExtension,
+)
+from drf_spectacular.plumbing import build_array_type, build_basic_type
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -16,9 +22,11 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 
 from slotbooking.errors import (
+    ConstraintViolationError,
     DatabaseUnavailableError,
     DomainError,
     InternalError,
+    LockTimeoutError,
     MalformedJsonError,
     MethodNotAllowedError,
     PayloadTooLargeError,
@@ -27,14 +35,103 @@ from slotbooking.errors import (
 )
 
 
+# Extensions: without them drf-spectacular warns on our own fields and authenticator, and
+# `spectacular --validate --fail-on-warn` (SPEC §3.5) fails. Defined here because every view
+# imports this module, so they are registered before any schema is generated.
+class ApiAuthenticationScheme(OpenApiAuthenticationExtension):
+    """Either a bearer token or the x-user-id header (SPEC §1.8): two alternatives, not both."""
+
+    target_class = "accounts.auth.ApiAuthentication"
+    name = ["BearerAuth", "UserIdHeader"]
+
+    def get_security_requirement(self, auto_schema: Any) -> None:  # type: ignore[override]
+        # SPECTACULAR_SETTINGS["SECURITY"] already adds both alternatives to every operation;
+        # repeating them here would list each twice.
+        return None
+
+    def get_security_definition(self, auto_schema: Any) -> list[dict[str, str]]:
+        return [
+            {"type": "http", "scheme": "bearer"},
+            {"type": "apiKey", "in": "header", "name": "x-user-id"},
+        ]
+
+
+class _FieldSchema(OpenApiSerializerFieldExtension):
+    schema: ClassVar[dict[str, Any] | None] = build_basic_type(OpenApiTypes.STR)
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        return dict(self.schema or {})
+
+
+class StringFieldSchema(_FieldSchema):
+    target_class = "slotbooking.fields.ContractField"
+    match_subclasses = True  # StringField, EmailField, TimeZoneField, …
+
+
+class InstantFieldSchema(_FieldSchema):
+    target_class = "slotbooking.fields.InstantField"
+    match_subclasses = True
+    priority = 1  # over ContractField
+    schema = build_basic_type(OpenApiTypes.DATETIME)
+
+
+class UuidFieldSchema(_FieldSchema):
+    target_class = "slotbooking.fields.UuidField"
+    match_subclasses = True
+    priority = 1
+    schema = build_basic_type(OpenApiTypes.UUID)
+
+
+class IntegerFieldSchema(_FieldSchema):
+    target_class = "slotbooking.fields.QueryIntegerField"
+    match_subclasses = True
+    priority = 1
+    schema = build_basic_type(OpenApiTypes.INT)
+
+
+class BodyIntegerFieldSchema(IntegerFieldSchema):
+    target_class = "slotbooking.fields.BodyIntegerField"
+
+
+class EnumFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = "slotbooking.fields.EnumField"
+    match_subclasses = True
+    priority = 1
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        return {"type": "string", "enum": list(self.target.choices)}
+
+
+class RolesFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = "accounts.serializers.RolesField"
+    priority = 1
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        item = {"type": "string", "enum": list(self.target.item.choices)}
+        return build_array_type(item, min_length=1)
+
+
 class ErrorDetailItem(serializers.Serializer):  # type: ignore[type-arg]
     path = serializers.CharField()
     message = serializers.CharField()
 
 
+class ReasonField(serializers.CharField):
+    """`reason` of the envelope; documented as the enum of every DomainError reason."""
+
+
+class ReasonFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = ReasonField
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        # Read at generation time, once every app's errors module has been imported, so reasons
+        # that no single operation returns (ENDPOINT_NOT_FOUND) are documented too (SPEC §3.5).
+        return {"type": "string", "enum": sorted(DomainError.by_reason)}
+
+
 class ErrorObject(serializers.Serializer):  # type: ignore[type-arg]
     code = serializers.CharField(help_text="Generic code, one per HTTP status (SPEC §1.3).")
-    reason = serializers.CharField(help_text="Stable machine-readable reason; branch on this.")
+    reason = ReasonField(help_text="Stable machine-readable reason; branch on this.")
     message = serializers.CharField()
     details = serializers.JSONField(
         required=False, help_text="Field errors [{path, message}] or an object for some reasons."
@@ -106,6 +203,8 @@ def errors(
         ]
     if body:
         chosen += BODY
+    if body or LockTimeoutError in chosen:
+        chosen.append(ConstraintViolationError)  # any write: the database's backstop (SPEC §5)
     chosen += ALWAYS
     by_status: dict[int, list[type[DomainError]]] = defaultdict(list)
     for error_class in chosen:

@@ -41,6 +41,7 @@ def database_probe() -> str:
 class RootViewSet(PublicApiViewSet):
     @extend_schema(
         summary="Service name and links",
+        auth=[],  # public: credentials are ignored (SPEC §1.8)
         responses={
             200: inline_serializer(
                 "RootEnvelope",
@@ -63,6 +64,7 @@ class RootViewSet(PublicApiViewSet):
 class HealthViewSet(PublicApiViewSet):
     @extend_schema(
         summary="Probes the database (and Redis in queued mode)",
+        auth=[],  # public: credentials are ignored (SPEC §1.8)
         responses={
             200: inline_serializer(
                 "HealthEnvelope",
