@@ -195,7 +195,8 @@ class QueryIntegerField(ContractField):
             number = math.nan
         if math.isnan(number):
             raise serializers.ValidationError("Expected number, received nan")
-        if not number.is_integer():
+        # A number too large for a float (`1` and 400 zeros) is out of range, not a fraction.
+        if not math.isinf(number) and not number.is_integer():
             raise serializers.ValidationError("Expected integer, received float")
         if number < self.min_value:
             raise serializers.ValidationError(
@@ -233,7 +234,7 @@ class BodyIntegerField(ContractField):
         return int(data)
 
 
-# Running a serializer ------------------------------------------------------------------------------
+# Running a serializer -----------------------------------------------------------------------------
 def _details(errors: Any, path: str = "") -> list[dict[str, str]]:
     """Flatten DRF's nested error detail into SPEC §1.4's [{path, message}], one per field."""
     if isinstance(errors, Mapping):
