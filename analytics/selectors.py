@@ -33,9 +33,12 @@ class DayRange:
 
     @property
     def upper(self) -> datetime:
-        return datetime.combine(
-            self.end_day + timedelta(days=1), time(), zoneinfo.ZoneInfo(self.zone)
-        )
+        zone = zoneinfo.ZoneInfo(self.zone)
+        if self.end_day == date.max:
+            # 9999-12-31 has no next day in Python (OverflowError, a 500). Its last microsecond
+            # is later than every stored instant, which have millisecond precision.
+            return datetime.combine(self.end_day, time.max, zone)
+        return datetime.combine(self.end_day + timedelta(days=1), time(), zone)
 
     @property
     def days(self) -> int:
