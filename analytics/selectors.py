@@ -66,7 +66,7 @@ class AnalyticsReport:
 
 
 def percentage(part: int, whole: int) -> Decimal:
-    """part × 100 / whole, exact, rounded half-up to 2 decimals; 0 when whole is 0."""
+    """part * 100 / whole, exact, rounded half-up to 2 decimals; 0 when whole is 0."""
     if whole == 0:
         return Decimal(0)
     return (Decimal(part * 100) / Decimal(whole)).quantize(Decimal("0.01"), ROUND_HALF_UP)

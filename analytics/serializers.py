@@ -24,8 +24,14 @@ class AnalyticsQuery(serializers.Serializer):  # type: ignore[type-arg]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         zone = attrs["tz"]
-        start = self._day(self.initial_data["startDate"], attrs["startDate"], zone)
-        end = self._day(self.initial_data["endDate"], attrs["endDate"], zone)
+        days = {}
+        for key in ("startDate", "endDate"):
+            try:
+                days[key] = self._day(self.initial_data[key], attrs[key], zone)
+            except OverflowError:
+                # 9999-12-31T23:59Z is already year 10000 east of UTC: no calendar day of ours.
+                raise serializers.ValidationError({key: "Invalid date"}) from None
+        start, end = days["startDate"], days["endDate"]
         if end < start:
             raise serializers.ValidationError(
                 {"endDate": "End date must be on or after start date"}
