@@ -117,9 +117,10 @@ class LocksHeld:
     """Hold the row locks that `take` takes, in a transaction of its own thread.
 
     Use as a context manager. The locks are taken on entry. They are released (the transaction
-    commits) as soon as `release_when_waiting` sessions wait for a lock, when `release()` is
-    called, or when the block exits, whichever comes first. `take` runs inside atomic(), so it
-    may call the lock helpers (user_lock, slot_lock, booking_lock) directly.
+    commits, or rolls back with `rollback=True`) as soon as `release_when_waiting` sessions wait
+    for a lock, when `release()` is called, or when the block exits, whichever comes first.
+    `take` runs inside atomic(), so it may call the lock helpers (user_lock, slot_lock,
+    booking_lock) directly, or write rows whose uncommitted index entries make others wait.
     """
 
     def __init__(
@@ -127,10 +128,12 @@ class LocksHeld:
         take: Callable[[], Any],
         *,
         release_when_waiting: int | None = None,
+        rollback: bool = False,
         timeout: float = 30,
     ) -> None:
         self.take = take
         self.release_when_waiting = release_when_waiting
+        self.rollback = rollback
         self.timeout = timeout
         self.waiters_seen = 0
         self.error: BaseException | None = None
@@ -170,11 +173,12 @@ class LocksHeld:
                     if self.release_when_waiting is not None:
                         self.waiters_seen = lock_waiters()
                         if self.waiters_seen >= self.release_when_waiting:
-                            return
+                            break
                     assert time.monotonic() < deadline, (
                         f"waited for {self.release_when_waiting} lock waiters, "
                         f"saw {self.waiters_seen}"
                     )
+                transaction.set_rollback(self.rollback)
         except BaseException as exc:
             self.error = exc
         finally:
@@ -199,10 +203,12 @@ class HttpAnswer:
 def http_call(
     method: str, url: str, *, user_id: object, body: Any = None, timeout: float = 30
 ) -> HttpAnswer:
-    """One JSON request as a client would send it, authenticated by the x-user-id header."""
+    """One JSON request as a client would send it, authenticated by the x-user-id header
+    (anonymous when `user_id` is empty)."""
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 (http only)
-    request.add_header("x-user-id", str(user_id))
+    if user_id:
+        request.add_header("x-user-id", str(user_id))
     if data is not None:
         request.add_header("Content-Type", "application/json")
     try:

@@ -158,6 +158,25 @@ def test_a_bulk_creation_racing_an_overlapping_single_creation_gives_one_overlap
     assert_booking_invariants()
 
 
+def test_an_overlap_that_slips_past_the_host_lock_is_refused_by_the_constraint_as_slot_overlap():
+    # A writer that forgot the host lock (an admin edit, raw SQL) inserts an overlapping slot
+    # and has not committed yet: slot_create's check cannot see it, its insert waits on the
+    # exclusion index, and when the other commits, slots_no_overlap must answer SLOT_OVERLAP.
+    host = HostFactory.create()
+
+    def unlocked_insert() -> None:
+        Slot.objects.create(host=host, start_time=tomorrow_at(10), end_time=tomorrow_at(11))
+
+    with LocksHeld(unlocked_insert, release_when_waiting=1):
+        attempts = run_at_once([create(host, tomorrow_at(10.5), tomorrow_at(11.5))])
+
+    (error,) = failed(attempts)
+    assert isinstance(error, SlotOverlapError)
+    assert decided_by_the_constraint(error)  # the backstop decided, and it is still a 409
+    assert Slot.objects.filter(host=host).count() == 1
+    assert_booking_invariants()
+
+
 # Deletion racing bookings -------------------------------------------------------------------------
 def test_deleting_a_slot_while_a_guest_books_it_gives_exactly_one_winner():
     slot = SlotFactory.create()
