@@ -92,3 +92,41 @@ def staff_create(
         return user, _token_replace(user=user)
 
     return in_service_transaction(work, constraint_errors=EMAIL_CONSTRAINTS)
+
+
+def user_update(
+    *,
+    user_id: UUID,
+    email: str | None = None,
+    name: str | None = None,
+    roles: Sequence[str] | None = None,
+    timezone: str | None = None,
+    is_staff: bool | None = None,
+    is_active: bool | None = None,
+) -> User:
+    """Change a user's profile or flags (the admin's edit form and Deactivate action).
+
+    Arguments left as None stay unchanged; the caller validated them like POST /api/users.
+    Locks the user row. Raises UserNotFoundError, EmailTakenError.
+    """
+
+    def work() -> User:
+        user = user_lock(user_id=user_id)
+        if email is not None and email != user.email:
+            if user_filter_by_email(email=email).exclude(pk=user.pk).exists():
+                raise EmailTakenError()
+            user.email = email
+        if name is not None:
+            user.name = name
+        if roles is not None:
+            user.roles = list(dict.fromkeys(roles))
+        if timezone is not None:
+            user.timezone = timezone
+        if is_staff is not None:
+            user.is_staff = is_staff
+        if is_active is not None:
+            user.is_active = is_active
+        user.save()
+        return user
+
+    return in_service_transaction(work, constraint_errors=EMAIL_CONSTRAINTS)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateTimeRangeField, RangeBoundary, RangeOperators
 from django.db import models
 from django.db.models import F, Func, Q
 
+from slotbooking.instants import now_ms
 from slotbooking.models import BaseModel
 
 
@@ -74,3 +77,63 @@ class Slot(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.start_time:%Y-%m-%d %H:%M}–{self.end_time:%H:%M} UTC ({self.status})"
+
+
+class SlotEventAction(models.TextChoices):
+    CREATED = "CREATED"
+    UPDATED = "UPDATED"  # an admin edit of times or capacity
+    CANCELLED = "CANCELLED"  # deleted with booking history: kept as CANCELLED
+    DELETED = "DELETED"  # never had a booking: the row is gone, this event stays
+
+
+class SlotEvent(models.Model):
+    """One slot state change, written in the same transaction as the change (SPEC §10.6).
+
+    Append-only: the trigger slot_events_append_only rejects UPDATE and DELETE. `slot` has no
+    foreign-key constraint, because a slot that never had a booking is deleted and its history
+    must outlive it. `source` takes the values of bookings.models.EventSource.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    created_at = models.DateTimeField(default=now_ms, editable=False)
+    slot = models.ForeignKey(
+        Slot,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="events",
+        db_index=False,
+    )
+    host = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    action = models.CharField(max_length=16, choices=SlotEventAction.choices)
+    # Null for management commands and system tasks.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="slot_events",
+    )
+    source = models.CharField(max_length=8)
+    # NULL is "no state" (before CREATED, after DELETED), as in booking_events; never "".
+    old_status = models.CharField(max_length=16, choices=SlotStatus.choices, null=True)  # noqa: DJ001
+    new_status = models.CharField(max_length=16, choices=SlotStatus.choices, null=True)  # noqa: DJ001
+    old_start_time = models.DateTimeField(null=True)
+    old_end_time = models.DateTimeField(null=True)
+    new_start_time = models.DateTimeField(null=True)
+    new_end_time = models.DateTimeField(null=True)
+    old_capacity = models.IntegerField(null=True)
+    new_capacity = models.IntegerField(null=True)
+    request_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
+
+    class Meta:
+        db_table = "slot_events"
+        indexes = [
+            models.Index(fields=["slot", "created_at"], name="slot_events_slot_idx"),
+            models.Index(fields=["host", "created_at"], name="slot_events_host_idx"),
+            models.Index(fields=["created_at"], name="slot_events_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} slot {self.slot_id} ({self.source})"

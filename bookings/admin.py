@@ -1,0 +1,218 @@
+"""Bookings and their audit log in the admin (SPEC §10.1): writes through the booking services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import DateFieldListFilter
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db.models import QuerySet
+from django.http import HttpRequest, StreamingHttpResponse
+from django.template.response import TemplateResponse
+
+from accounts.models import Role, User
+from bookings.audit import REASON_MAX_LENGTH
+from bookings.export import booking_csv_lines
+from bookings.models import Booking, BookingEvent, EventSource
+from bookings.services import booking_cancel, booking_create
+from slotbooking.admin_kit import ReadOnlyAdmin, ReadOnlyInline, ServiceAdmin, ServiceModelForm
+from slotbooking.instants import now_ms
+
+
+class HostFilter(admin.SimpleListFilter):
+    title = "host"
+    parameter_name = "host"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        hosts = User.objects.filter(roles__contains=[Role.HOST]).order_by("name", "id")
+        return [(str(host.pk), f"{host.name} <{host.email}>") for host in hosts]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Booking]) -> QuerySet[Booking]:
+        if self.value():
+            return queryset.filter(slot__host_id=self.value())
+        return queryset
+
+
+class BookingAddForm(ServiceModelForm):
+    """Guest + slot → booking_create with every rule; the staff member is the actor."""
+
+    class Meta:
+        model = Booking
+        fields = ("user", "slot")
+        labels = {"user": "guest"}
+
+    def call_service(self, cleaned: dict[str, Any]) -> Booking:
+        return booking_create(
+            user_id=cleaned["user"].pk,
+            slot_id=cleaned["slot"].pk,
+            source=EventSource.ADMIN,
+            actor_id=self.request.user.pk,
+        )
+
+
+class BookingViewForm(ServiceModelForm):
+    """A saved booking is read-only here: it changes only through the actions."""
+
+    class Meta:
+        model = Booking
+        fields = ()
+
+    def call_service(self, cleaned: dict[str, Any]) -> None:
+        return None
+
+
+class CancelReasonForm(forms.Form):
+    reason = forms.CharField(
+        max_length=REASON_MAX_LENGTH,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="stored in the audit log; the cancellation cutoff does not apply to staff",
+    )
+
+
+class BookingEventInline(ReadOnlyInline):
+    model = BookingEvent
+    fields = (
+        "created_at",
+        "action",
+        "source",
+        "actor",
+        "old_status",
+        "new_status",
+        "reason",
+        "request_id",
+    )
+    readonly_fields = fields
+    verbose_name_plural = "audit log (read-only)"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[BookingEvent]:
+        return super().get_queryset(request).select_related("actor").order_by("created_at", "id")
+
+
+@admin.register(Booking)
+class BookingAdmin(ServiceAdmin):
+    list_display = (
+        "short_id",
+        "user",
+        "host",
+        "slot_start",
+        "status",
+        "created_at",
+        "cancelled_at",
+    )
+    list_select_related = ("user", "slot__host")
+    list_filter = ("status", ("created_at", DateFieldListFilter), HostFilter)
+    date_hierarchy = "created_at"
+    search_fields = ("user__email", "user__name")
+    uuid_search_fields = ("id", "slot_id")
+    ordering = ("-created_at", "-id")
+    raw_id_fields = ("user", "slot")
+    actions = ("cancel_with_reason", "export_csv")
+    inlines = (BookingEventInline,)
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        kwargs["form"] = BookingViewForm if obj is not None else BookingAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        if obj is None:
+            return ["user", "slot"]
+        return ["id", "user", "slot", "status", "created_at", "cancelled_at", "updated_at"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        if obj is None:
+            return ()
+        return ("id", "user", "slot", "status", "created_at", "cancelled_at", "updated_at")
+
+    def get_inlines(self, request: HttpRequest, obj: Any) -> Any:
+        return self.inlines if obj is not None else ()
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # bookings are never deleted (SPEC §2.6)
+        return actions
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="id")
+    def short_id(self, booking: Booking) -> str:
+        return str(booking.pk)[:8]
+
+    @admin.display(description="host", ordering="slot__host__name")
+    def host(self, booking: Booking) -> User:
+        return booking.slot.host
+
+    @admin.display(description="slot start (UTC)", ordering="slot__start_time")
+    def slot_start(self, booking: Booking) -> Any:
+        return booking.slot.start_time
+
+    @admin.action(description="Cancel with reason…")
+    def cancel_with_reason(
+        self, request: HttpRequest, queryset: QuerySet[Booking]
+    ) -> TemplateResponse | None:
+        form = CancelReasonForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            reason = form.cleaned_data["reason"] or None
+            bookings = list(queryset.order_by("created_at", "id"))
+            done, _ = self.run_each(
+                request,
+                bookings,
+                lambda booking: booking_cancel(
+                    booking_id=booking.pk,
+                    actor_id=request.user.pk,
+                    source=EventSource.ADMIN,
+                    reason=reason,
+                    staff_override=True,
+                ),
+                label=lambda booking: f"Booking {booking.pk}",
+            )
+            if done:
+                self.message_user(request, f"{len(done)} booking(s) cancelled.", messages.SUCCESS)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Cancel bookings",
+            "opts": self.model._meta,
+            "form": form,
+            "bookings": queryset.select_related("user", "slot__host").order_by("created_at"),
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            "now": now_ms(),
+        }
+        return TemplateResponse(request, "admin/bookings/booking/cancel_with_reason.html", context)
+
+    @admin.action(description="Export CSV")
+    def export_csv(
+        self, request: HttpRequest, queryset: QuerySet[Booking]
+    ) -> StreamingHttpResponse:
+        bookings = queryset.select_related("slot__host", "user").order_by("created_at", "id")
+        response = StreamingHttpResponse(
+            booking_csv_lines(bookings.iterator(chunk_size=1000)),
+            content_type="text/csv; charset=utf-8",
+        )
+        response["Content-Disposition"] = 'attachment; filename="bookings.csv"'
+        return response
+
+
+@admin.register(BookingEvent)
+class BookingEventAdmin(ReadOnlyAdmin):
+    list_display = (
+        "created_at",
+        "booking_id",
+        "action",
+        "source",
+        "actor",
+        "old_status",
+        "new_status",
+        "reason",
+    )
+    list_select_related = ("actor",)
+    list_filter = ("action", "source", ("created_at", DateFieldListFilter))
+    date_hierarchy = "created_at"
+    search_fields = ("actor__email",)
+    uuid_search_fields = ("booking_id",)
+    ordering = ("-created_at", "-id")

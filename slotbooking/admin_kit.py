@@ -1,0 +1,168 @@
+"""What every ModelAdmin of the project shares: writes through services, errors as messages.
+
+The admin is "just another interface" (STYLE §2): its forms never save models themselves. A form
+calls its service once its fields are valid, so a DomainError is shown on the form and as an
+error message, never as a 500; the services own their durable transactions, so the admin's own
+request-wide atomic() is left out (it would nest them, and durable=True refuses that).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+from uuid import UUID
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Model, Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+
+from slotbooking.errors import DomainError
+from slotbooking.fields import parse_uuid
+
+
+def error_text(exc: DomainError) -> str:
+    """The service's message, with the field details of a validation failure."""
+    details = exc.details if isinstance(exc.details, list) else []
+    parts = [f"{d.get('path') or 'input'}: {d.get('message')}" for d in details]
+    return f"{exc.message}: {'; '.join(parts)}" if parts else exc.message
+
+
+class ServiceModelForm(forms.ModelForm):  # type: ignore[type-arg]
+    """A ModelForm whose `call_service()` writes; set by the ModelAdmin with the request.
+
+    `field_paths` maps the paths of ValidationFailedError details to form fields, so a rule the
+    service checks lands next to its field.
+    """
+
+    request: HttpRequest
+    field_paths: dict[str, str] = {}
+    service_result: Any = None
+
+    def call_service(self, cleaned: dict[str, Any]) -> Model | None:
+        raise NotImplementedError
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned
+        try:
+            result = self.call_service(cleaned)
+        except DomainError as exc:
+            messages.error(self.request, error_text(exc))
+            placed = False
+            for detail in exc.details if isinstance(exc.details, list) else []:
+                name = self.field_paths.get(str(detail.get("path", "")).split(".")[0])
+                if name in self.fields:
+                    self.add_error(name, str(detail.get("message")))
+                    placed = True
+            if not placed:
+                raise forms.ValidationError(exc.message) from exc
+            return cleaned
+        if result is not None:
+            self.instance = result
+        return cleaned
+
+    def _post_clean(self) -> None:
+        # Model validation would re-run the constraints against rows the service just wrote
+        # (and queries); the service and PostgreSQL have decided already.
+        pass
+
+    def save(self, commit: bool = True) -> Any:
+        self.save_m2m = lambda: None  # type: ignore[attr-defined]
+        return self.instance
+
+
+class ServiceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """A ModelAdmin whose add/change forms write through services (see ServiceModelForm)."""
+
+    uuid_search_fields: Sequence[str] = ("id",)
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"request": request})
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        # No request-wide atomic(): each service opens its own durable transaction.
+        return self._changeform_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        """The form's service call has written already."""
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        """Inlines are read-only: there is nothing to save."""
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        # An id pasted in the search box is matched exactly (and with the index) on uuid fields.
+        uuid = parse_uuid(search_term.strip())
+        if uuid is not None:
+            match = Q()
+            for name in self.uuid_search_fields:
+                match |= Q(**{name: uuid})
+            return queryset.filter(match), False
+        return super().get_search_results(request, queryset, search_term)
+
+    def run_each(
+        self,
+        request: HttpRequest,
+        items: Sequence[Any],
+        call: Callable[[Any], object],
+        *,
+        label: Callable[[Any], str] = str,
+    ) -> tuple[list[Any], list[tuple[Any, DomainError]]]:
+        """Call a service per item; collect the DomainErrors instead of failing the batch."""
+        done: list[Any] = []
+        failed: list[tuple[Any, DomainError]] = []
+        for item in items:
+            try:
+                call(item)
+            except DomainError as exc:
+                failed.append((item, exc))
+            else:
+                done.append(item)
+        for item, exc in failed:
+            self.message_user(request, f"{label(item)}: {error_text(exc)}", messages.ERROR)
+        return done, failed
+
+
+class ReadOnlyAdmin(ServiceAdmin):
+    """Append-only tables: view, filter and search; never add, change or delete."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReadOnlyInline(admin.TabularInline):  # type: ignore[type-arg]
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def uuid_or_none(value: object) -> UUID | None:
+    return parse_uuid(value)
