@@ -10,11 +10,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Sum
 from django.db.models.functions import Collate, TruncDate
 
 from bookings.models import Booking, BookingStatus
 from slotbooking.db import set_statement_timeout, translate_database_error
+from slots.models import Slot, SlotStatus
 
 TOP_HOSTS = 5
 
@@ -59,10 +60,17 @@ class AnalyticsReport:
     cancelled_bookings: int
     bookings_per_day: list[tuple[date, int]] = field(default_factory=list)
     top_hosts: list[HostCount] = field(default_factory=list)
+    # Utilisation (M3): slots starting in the range, not cancelled.
+    published_capacity: int = 0
+    booked_seats: int = 0
 
     @property
     def cancellation_rate(self) -> Decimal:
         return percentage(self.cancelled_bookings, self.total_bookings)
+
+    @property
+    def utilisation_rate(self) -> Decimal:
+        return percentage(self.booked_seats, self.published_capacity)
 
 
 def percentage(part: int, whole: int) -> Decimal:
@@ -79,7 +87,8 @@ def json_number(value: Decimal) -> int | float:
 
 
 def analytics_report(*, day_range: DayRange) -> AnalyticsReport:
-    """The numbers of SPEC §9.1 for the bookings created in `day_range`.
+    """The numbers of SPEC §9.1 for the bookings created in `day_range`, and the utilisation of
+    the slots starting in it.
 
     Each aggregate is one query on bookings(created_at); the whole report runs in one read
     transaction bounded by ANALYTICS_STATEMENT_TIMEOUT. Raises QueryTimeoutError.
@@ -107,6 +116,12 @@ def analytics_report(*, day_range: DayRange) -> AnalyticsReport:
                 # Ties: host name in code-point order (COLLATE "C"), then host id.
                 .order_by("-count", Collate("slot__host__name", "C"), "slot__host_id")[:TOP_HOSTS]
             )
+            # booked_count is the slot's CONFIRMED bookings, kept exact by the trigger (I4).
+            seats = (
+                Slot.objects.filter(start_time__gte=day_range.lower, start_time__lt=day_range.upper)
+                .exclude(status=SlotStatus.CANCELLED)
+                .aggregate(capacity=Sum("capacity"), booked=Sum("booked_count"))
+            )
             return AnalyticsReport(
                 range=day_range,
                 total_bookings=totals["total"],
@@ -116,6 +131,8 @@ def analytics_report(*, day_range: DayRange) -> AnalyticsReport:
                     HostCount(row["slot__host_id"], row["slot__host__name"], row["count"])
                     for row in top
                 ],
+                published_capacity=seats["capacity"] or 0,
+                booked_seats=seats["booked"] or 0,
             )
     except DatabaseError as exc:
         error = translate_database_error(exc)

@@ -77,11 +77,18 @@ class RangeOut(serializers.Serializer):  # type: ignore[type-arg]
     timeZone = serializers.CharField()
 
 
+class UtilisationOut(serializers.Serializer):  # type: ignore[type-arg]
+    publishedCapacity = serializers.IntegerField()
+    bookedSeats = serializers.IntegerField()
+    rate = serializers.FloatField()
+
+
 class AnalyticsOut(serializers.Serializer):  # type: ignore[type-arg]
     totalBookings = serializers.IntegerField()
     cancellationRate = serializers.FloatField()
     bookingsPerDay = DayCountOut(many=True)
     topHosts = TopHostOut(many=True)
+    utilisation = UtilisationOut()
     range = RangeOut()
 
     def to_representation(self, instance: AnalyticsReport) -> dict[str, Any]:
@@ -100,6 +107,11 @@ def analytics_data(report: AnalyticsReport) -> dict[str, Any]:
             {"hostId": str(h.host_id), "hostName": h.host_name, "bookingCount": h.booking_count}
             for h in report.top_hosts
         ],
+        "utilisation": {
+            "publishedCapacity": report.published_capacity,
+            "bookedSeats": report.booked_seats,
+            "rate": json_number(report.utilisation_rate),
+        },
         "range": {
             "startDate": report.range.start_day.isoformat(),
             "endDate": report.range.end_day.isoformat(),

@@ -8,7 +8,7 @@ from uuid import UUID
 from django.db.models import QuerySet
 
 from bookings.errors import BookingNotFoundError
-from bookings.models import Booking
+from bookings.models import Booking, BookingEvent
 
 
 def booking_list_for_user(
@@ -40,3 +40,8 @@ def booking_get(*, booking_id: UUID | None) -> Booking:
     if booking is None:
         raise BookingNotFoundError()
     return booking
+
+
+def booking_event_list(*, booking_id: UUID) -> QuerySet[BookingEvent]:
+    """The booking's audit events, oldest first, `id` as tiebreak (SPEC §10.6)."""
+    return BookingEvent.objects.filter(booking_id=booking_id).order_by("created_at", "id")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from bookings.models import BookingStatus
-from slotbooking.fields import EnumField, InstantField, UuidField
+from slotbooking.fields import EnumField, InstantField, StringField, UuidField
 from slots.models import SlotStatus
 from slots.serializers import DateRangeQuery
 
@@ -45,3 +45,32 @@ class BookingOut(serializers.Serializer):  # type: ignore[type-arg]
     slot = BookingSlotOut()
     createdAt = InstantField(source="created_at")
     updatedAt = InstantField(source="updated_at")
+
+
+class BookingCancelIn(serializers.Serializer):  # type: ignore[type-arg]
+    """The optional body of DELETE /api/bookings/{id}: a reason kept in the audit log."""
+
+    reason = StringField(
+        required=False,
+        allow_null=True,
+        max_length=500,
+        max_message="Reason must be at most 500 characters",
+    )
+
+
+class BookingEventOut(serializers.Serializer):  # type: ignore[type-arg]
+    """One audit event (SPEC §10.6)."""
+
+    id = serializers.UUIDField()
+    createdAt = InstantField(source="created_at")
+    bookingId = serializers.UUIDField(source="booking_id")
+    action = serializers.CharField()
+    actorId = serializers.UUIDField(source="actor_id", allow_null=True)
+    source = serializers.CharField()
+    oldStatus = serializers.CharField(source="old_status", allow_null=True)
+    newStatus = serializers.CharField(source="new_status")
+    oldSlotId = serializers.UUIDField(source="old_slot_id", allow_null=True)
+    newSlotId = serializers.UUIDField(source="new_slot_id")
+    reason = serializers.CharField(allow_null=True)
+    requestId = serializers.CharField(source="request_id", allow_null=True)
+    idempotencyKey = serializers.CharField(source="idempotency_key", allow_null=True)

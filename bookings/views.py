@@ -16,10 +16,16 @@ from bookings.errors import (
     MaxActiveBookingsError,
     SlotInPastError,
 )
-from bookings.selectors import booking_get, booking_list_for_user
-from bookings.serializers import BookingCreateIn, BookingListQuery, BookingOut
+from bookings.selectors import booking_event_list, booking_get, booking_list_for_user
+from bookings.serializers import (
+    BookingCancelIn,
+    BookingCreateIn,
+    BookingEventOut,
+    BookingListQuery,
+    BookingOut,
+)
 from bookings.services import booking_cancel, booking_create
-from slotbooking.api import ApiViewSet, listed, ok, paginate, request_id
+from slotbooking.api import ApiViewSet, PageQuery, listed, ok, paginate, request_id
 from slotbooking.errors import LockTimeoutError, NotOwnerError, ValidationFailedError
 from slotbooking.fields import parse_uuid, query_dict, validate_input
 from slotbooking.schema import PAGE_PARAMETERS, errors, success
@@ -94,7 +100,7 @@ class BookingDetailViewSet(ApiViewSet):
 
     @extend_schema(
         summary="Cancel the caller's booking (at least 1 h before the start by default)",
-        request=None,
+        request=BookingCancelIn,
         responses={
             200: success(BookingOut),
             **errors(
@@ -110,7 +116,32 @@ class BookingDetailViewSet(ApiViewSet):
         parsed = parse_uuid(booking_id)
         if parsed is None:
             raise BookingNotFoundError()
+        body = validate_input(BookingCancelIn, request.data)  # after authentication
         booking = booking_cancel(
-            booking_id=parsed, actor_id=request_user(request).pk, request_id=request_id(request)
+            booking_id=parsed,
+            actor_id=request_user(request).pk,
+            reason=body.get("reason"),
+            request_id=request_id(request),
         )
         return ok(BookingOut(booking).data)
+
+
+class BookingHistoryViewSet(ApiViewSet):
+    @extend_schema(
+        summary="A booking's audit log, oldest first: its guest, the slot's host and staff",
+        parameters=PAGE_PARAMETERS,
+        responses={
+            200: success(BookingEventOut, many=True),
+            **errors(BookingNotFoundError, NotOwnerError, ValidationFailedError),
+        },
+    )
+    def list(self, request: Request, booking_id: str) -> Response:
+        booking = booking_get(booking_id=parse_uuid(booking_id))
+        caller = request_user(request)
+        allowed = caller.pk in (booking.user_id, booking.slot.host_id)
+        if not allowed and not has_staff_privileges(request):
+            raise NotOwnerError(NOT_BOOKING_VIEWER)
+        query = validate_input(PageQuery, query_dict(request.query_params))
+        events = booking_event_list(booking_id=booking.pk)
+        rows, meta = paginate(events, page=query["page"], limit=query["limit"])
+        return listed(BookingEventOut(rows, many=True).data, meta)

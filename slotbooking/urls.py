@@ -5,7 +5,7 @@ from django.urls import path, re_path
 
 from accounts.views import CurrentUserViewSet, UserDetailViewSet, UserViewSet
 from analytics.views import AnalyticsViewSet
-from bookings.views import BookingDetailViewSet, BookingViewSet
+from bookings.views import BookingDetailViewSet, BookingHistoryViewSet, BookingViewSet
 from slotbooking.api import api_route
 from slotbooking.views import (
     DocsView,
@@ -43,6 +43,12 @@ urlpatterns = [
         "slot-detail",
     ),
     api_route("bookings", BookingViewSet.as_view({"post": "create", "get": "list"}), "bookings"),
+    # /api/bookings/{id}/history is matched before /api/bookings/{id}.
+    api_route(
+        "bookings/" + ID.format("booking_id") + "/history",
+        BookingHistoryViewSet.as_view({"get": "list"}),
+        "booking-history",
+    ),
     api_route(
         "bookings/" + ID.format("booking_id"),
         BookingDetailViewSet.as_view({"get": "retrieve", "delete": "destroy"}),

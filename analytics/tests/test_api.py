@@ -69,6 +69,7 @@ def test_three_bookings_in_range_are_counted(staff_api):
         "cancellationRate",
         "bookingsPerDay",
         "topHosts",
+        "utilisation",
         "range",
     ]
     assert data["totalBookings"] == 3
@@ -109,6 +110,7 @@ def test_an_empty_range_reports_zeros(staff_api):
         "cancellationRate": 0,
         "bookingsPerDay": [],
         "topHosts": [],
+        "utilisation": {"publishedCapacity": 0, "bookedSeats": 0, "rate": 0},
         "range": {"startDate": "2026-03-01", "endDate": "2026-03-31", "timeZone": "UTC"},
     }
 
