@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import connection
 
 
-def _rows(sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+def _rows(sql: str, params: tuple[int, ...] = ()) -> list[tuple[object, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return list(cursor.fetchall())
@@ -14,6 +14,8 @@ def _rows(sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]
 
 def assert_booking_invariants() -> None:
     """No slot over capacity, counts and statuses match bookings, no user over the limits."""
+    malformed = _rows("SELECT id FROM slots WHERE end_time <= start_time OR capacity < 1")
+    assert malformed == [], f"slots ending before they start or without capacity: {malformed}"
     over_capacity = _rows(
         """SELECT slot_id, count(*) FROM bookings WHERE status = 'CONFIRMED'
            GROUP BY slot_id HAVING count(*) > (SELECT capacity FROM slots WHERE id = slot_id)"""
@@ -22,7 +24,8 @@ def assert_booking_invariants() -> None:
     wrong_count = _rows(
         """SELECT s.id, s.booked_count, count(b.id) FILTER (WHERE b.status = 'CONFIRMED')
            FROM slots s LEFT JOIN bookings b ON b.slot_id = s.id
-           GROUP BY s.id HAVING s.booked_count <> count(b.id) FILTER (WHERE b.status = 'CONFIRMED')"""
+           GROUP BY s.id
+           HAVING s.booked_count <> count(b.id) FILTER (WHERE b.status = 'CONFIRMED')"""
     )
     assert wrong_count == [], f"booked_count differs from CONFIRMED bookings: {wrong_count}"
     wrong_status = _rows(
@@ -53,7 +56,8 @@ def assert_booking_invariants() -> None:
     overlaps = _rows(
         """SELECT a.id, b.id FROM slots a JOIN slots b ON a.host_id = b.host_id AND a.id < b.id
            WHERE a.status <> 'CANCELLED' AND b.status <> 'CANCELLED'
-             AND tstzrange(a.start_time, a.end_time, '[)') && tstzrange(b.start_time, b.end_time, '[)')"""
+             AND tstzrange(a.start_time, a.end_time, '[)')
+                 && tstzrange(b.start_time, b.end_time, '[)')"""
     )
     assert overlaps == [], f"overlapping slots of one host: {overlaps}"
     cancelled_at = _rows(

@@ -37,7 +37,14 @@ from slots.errors import (
 )
 from slots.locks import slot_lock
 from slots.models import Slot, SlotStatus
-from slots.services import PlannedSlot, SlotDeletion, slot_bulk_create, slot_create, slot_delete
+from slots.services import (
+    PlannedSlot,
+    SlotDeletion,
+    slot_bulk_create,
+    slot_create,
+    slot_delete,
+    slot_update,
+)
 from slots.tests.factories import SlotFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)  # threads see only committed rows
@@ -174,6 +181,26 @@ def test_an_overlap_that_slips_past_the_host_lock_is_refused_by_the_constraint_a
     assert isinstance(error, SlotOverlapError)
     assert decided_by_the_constraint(error)  # the backstop decided, and it is still a 409
     assert Slot.objects.filter(host=host).count() == 1
+    assert_booking_invariants()
+
+
+def test_moving_a_slot_onto_a_range_being_created_at_once_gives_one_overlap_error():
+    # slot_update (the admin's edit, SPEC §10.1) takes the host lock too, so it and slot_create
+    # are decided one after the other.
+    host = HostFactory.create()
+    slot = slot_create(host_id=host.pk, start_time=tomorrow_at(8), end_time=tomorrow_at(9))
+    calls: list[Callable[[], object]] = [
+        partial(slot_update, slot_id=slot.pk, start_time=tomorrow_at(10), end_time=tomorrow_at(11)),
+        create(host, tomorrow_at(10.5), tomorrow_at(11.5)),
+    ]
+
+    with LocksHeld(users_locked(host), release_when_waiting=2):
+        attempts = run_at_once(calls)
+
+    assert_overlapped(attempts)
+    assert len(succeeded(attempts)) == 1
+    assert [type(error) for error in failed(attempts)] == [SlotOverlapError]
+    assert not decided_by_the_constraint(failed(attempts)[0])
     assert_booking_invariants()
 
 
