@@ -15,7 +15,7 @@ logger = logging.getLogger("slotbooking.requests")
 
 
 def _request_id(incoming: str | None) -> str:
-    if incoming and len(incoming) <= 128 and all(0x20 < ord(ch) < 0x7F for ch in incoming):
+    if incoming and len(incoming) <= 128 and all(0x20 <= ord(ch) <= 0x7E for ch in incoming):
         return incoming
     return str(uuid.uuid4())
 

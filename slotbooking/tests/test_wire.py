@@ -513,9 +513,9 @@ def test_unknown_query_parameters_are_ignored(api, guest):
 
 
 # Headers -----------------------------------------------------------------------------------------
-def test_a_sane_incoming_request_id_is_reused(api):
-    rid = "abc-" + "x" * 124
-
+@pytest.mark.parametrize("rid", ["abc-" + "x" * 124, "trace id 42", "~!@#$%^&*()"])
+def test_a_sane_incoming_request_id_is_reused(api, rid):
+    # Up to 128 printable ASCII characters (0x20-0x7E), the space included.
     assert api.get("/api/health", HTTP_X_REQUEST_ID=rid)["X-Request-Id"] == rid
 
 
