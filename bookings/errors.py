@@ -1,6 +1,15 @@
 """Reasons of the booking endpoints (SPEC §3.4, §5)."""
 
-from slotbooking.errors import BadRequestError, ConflictError, NotFoundError
+from __future__ import annotations
+
+from typing import Any
+
+from slotbooking.errors import (
+    BadRequestError,
+    ConflictError,
+    NotFoundError,
+    ServiceUnavailableError,
+)
 
 
 class BookingNotFoundError(NotFoundError):
@@ -36,3 +45,29 @@ class BookingAlreadyCancelledError(ConflictError):
 class CancellationWindowClosedError(BadRequestError):
     reason = "CANCELLATION_WINDOW_CLOSED"
     default_message = "Cancellation is only allowed at least {n} hour(s) before the slot start time"
+
+
+# Queued mode (SPEC §7.4) -------------------------------------------------------------------------
+class QueueUnavailableError(ServiceUnavailableError):
+    reason = "QUEUE_UNAVAILABLE"
+    default_message = "The booking queue is unavailable, please try again later"
+
+
+class QueueTimeoutError(ServiceUnavailableError):
+    """The outcome is still open: the client retries with the key it is given (SPEC §7.4)."""
+
+    reason = "QUEUE_TIMEOUT"
+    default_message = (
+        "The booking is still being processed; "
+        "retry with the same Idempotency-Key to get the result"
+    )
+    retry_after = 1
+
+    def __init__(
+        self, message: str | None = None, *, details: Any = None, key: str | None = None
+    ) -> None:
+        if key is not None:
+            details = {"idempotencyKey": key}
+        super().__init__(message, details=details)
+        if isinstance(details, dict) and details.get("idempotencyKey"):
+            self.headers = {"Idempotency-Key": str(details["idempotencyKey"])}

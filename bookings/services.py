@@ -16,6 +16,7 @@ from django.db.models import Count, Q
 from accounts.errors import UserNotFoundError
 from accounts.locks import user_lock
 from accounts.models import User
+from bookings.audit import booking_event_record, event_reason
 from bookings.errors import (
     BookingAlreadyCancelledError,
     BookingNotFoundError,
@@ -25,7 +26,7 @@ from bookings.errors import (
     MaxActiveBookingsError,
     SlotInPastError,
 )
-from bookings.audit import booking_event_record, event_reason
+from bookings.idempotency import IdempotencyClaim, idempotency_complete, idempotency_lock
 from bookings.locks import booking_lock
 from bookings.models import Booking, BookingStatus, EventAction, EventSource
 from slotbooking.db import in_service_transaction
@@ -90,18 +91,27 @@ def booking_create(
     actor_id: UUID | None = None,
     request_id: str | None = None,
     idempotency_key: str | None = None,
+    idempotency: IdempotencyClaim | None = None,
 ) -> Booking:
     """Book `slot_id` for `user_id`: the one code path for API, worker, admin and commands.
 
     Opens its own durable transaction; locks the user row, then the slot row, re-checks every
     rule under both and inserts. The trigger bookings_sync_slot counts the booking on the slot;
     the audit event (source, actor: the guest, a staff member, or None for commands) commits
-    with it. Raises SlotNotFoundError, SlotNotAvailableError, SlotInPastError, BookingOwnSlotError,
+    with it. With an `idempotency` claim (API and queued worker) the record is locked first and
+    the success is stored in it in the same transaction; a claim that is no longer this
+    attempt's raises ClaimLostError and writes nothing.
+    Raises SlotNotFoundError, SlotNotAvailableError, SlotInPastError, BookingOwnSlotError,
     MaxActiveBookingsError, HostAlreadyBookedError, UserNotFoundError, LockTimeoutError.
     """
     booking_precheck(slot_id=slot_id)
 
     def work() -> Booking:
+        key = idempotency_key
+        if idempotency is not None:
+            # Lock order: idempotency record first, so a redelivered task or a retry that
+            # took over the claim is decided here before any other lock is taken.
+            key = idempotency_lock(claim=idempotency).key
         if settings.BOOKING_TEST_SKIP_LOCKS:
             # Control tests only (see settings): read without locks to show the race exists.
             user = User.objects.filter(pk=user_id).first()
@@ -125,8 +135,10 @@ def booking_create(
             actor_id=actor_id,
             old_status=None,
             request_id=request_id,
-            idempotency_key=idempotency_key,
+            idempotency_key=key,
         )
+        if idempotency is not None:
+            idempotency_complete(claim=idempotency, result=booking)
         return booking
 
     return in_service_transaction(
@@ -143,13 +155,15 @@ def booking_cancel(
     staff_override: bool = False,
     request_id: str | None = None,
     idempotency_key: str | None = None,
+    idempotency: IdempotencyClaim | None = None,
 ) -> Booking:
     """Cancel a booking: the guest's own (actor_id), at least the cutoff before its start.
 
     `staff_override` is for the admin and commands (SPEC §4): any booking, the cutoff does not
     apply, and the audit event says so when it would have. Locks the slot row, then the booking
     row (SPEC G4), so a stale double cancel can never free a place that was booked again
-    meanwhile. The trigger frees the place on the slot.
+    meanwhile. The trigger frees the place on the slot. An `idempotency` claim is locked first
+    and completed in the same transaction, as in booking_create.
     Raises BookingNotFoundError, NotOwnerError, BookingAlreadyCancelledError,
     CancellationWindowClosedError, LockTimeoutError.
     """
@@ -160,6 +174,9 @@ def booking_cancel(
         raise NotOwnerError(NOT_BOOKING_GUEST)
 
     def work() -> Booking:
+        key = idempotency_key
+        if idempotency is not None:
+            key = idempotency_lock(claim=idempotency).key  # lock order: record, slot, booking
         slot = slot_lock(slot_id=found["slot_id"])
         booking = booking_lock(booking_id=booking_id)
         if booking.status == BookingStatus.CANCELLED:
@@ -183,8 +200,10 @@ def booking_cancel(
             old_status=BookingStatus.CONFIRMED,
             reason=event_reason(reason=reason, staff_override=staff_override and inside_cutoff),
             request_id=request_id,
-            idempotency_key=idempotency_key,
+            idempotency_key=key,
         )
+        if idempotency is not None:
+            idempotency_complete(claim=idempotency, result=booking)
         return booking
 
     return in_service_transaction(work)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.auth import has_staff_privileges, request_user
+from bookings.dispatch import booking_request
 from bookings.errors import (
     BookingAlreadyCancelledError,
     BookingNotFoundError,
@@ -14,7 +16,18 @@ from bookings.errors import (
     CancellationWindowClosedError,
     HostAlreadyBookedError,
     MaxActiveBookingsError,
+    QueueTimeoutError,
+    QueueUnavailableError,
     SlotInPastError,
+)
+from bookings.idempotency import (
+    IDEMPOTENCY_ERRORS,
+    IDEMPOTENCY_KEY_PARAMETER,
+    IdempotencyScope,
+    Outcome,
+    idempotent_response,
+    recorded,
+    success_outcome,
 )
 from bookings.selectors import booking_event_list, booking_get, booking_list_for_user
 from bookings.serializers import (
@@ -24,7 +37,7 @@ from bookings.serializers import (
     BookingListQuery,
     BookingOut,
 )
-from bookings.services import booking_cancel, booking_create
+from bookings.services import booking_cancel
 from slotbooking.api import ApiViewSet, PageQuery, listed, ok, paginate, request_id
 from slotbooking.errors import LockTimeoutError, NotOwnerError, ValidationFailedError
 from slotbooking.fields import parse_uuid, query_dict, validate_input
@@ -38,9 +51,13 @@ class BookingViewSet(ApiViewSet):
     @extend_schema(
         summary="Book a slot",
         request=BookingCreateIn,
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
         responses={
             201: success(BookingOut),
             **errors(
+                *IDEMPOTENCY_ERRORS,
+                QueueUnavailableError,
+                QueueTimeoutError,
                 SlotInPastError,
                 BookingOwnSlotError,
                 SlotNotFoundError,
@@ -52,16 +69,15 @@ class BookingViewSet(ApiViewSet):
             ),
         },
     )
-    def create(self, request: Request) -> Response:
-        user = request_user(request)
-        data = validate_input(BookingCreateIn, request.data)
-        booking = booking_create(
-            user_id=user.pk,
-            slot_id=data["slotId"],
-            actor_id=user.pk,
-            request_id=request_id(request),
-        )
-        return ok(BookingOut(booking).data, status=201)
+    def create(self, request: Request) -> HttpResponse:
+        def run(scope: IdempotencyScope) -> Outcome:
+            data = validate_input(BookingCreateIn, request.data)
+            return booking_request(
+                scope=scope, slot_id=data["slotId"], request_id=request_id(request)
+            )
+
+        user_id = request_user(request).pk
+        return idempotent_response(request, user_id=user_id, route="/api/bookings", run=run)
 
     @extend_schema(
         summary="The caller's bookings as guest, newest first",
@@ -101,9 +117,11 @@ class BookingDetailViewSet(ApiViewSet):
     @extend_schema(
         summary="Cancel the caller's booking (at least 1 h before the start by default)",
         request=BookingCancelIn,
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
         responses={
             200: success(BookingOut),
             **errors(
+                *IDEMPOTENCY_ERRORS,
                 BookingNotFoundError,
                 NotOwnerError,
                 BookingAlreadyCancelledError,
@@ -112,18 +130,28 @@ class BookingDetailViewSet(ApiViewSet):
             ),
         },
     )
-    def destroy(self, request: Request, booking_id: str) -> Response:
+    def destroy(self, request: Request, booking_id: str) -> HttpResponse:
+        user_id = request_user(request).pk
         parsed = parse_uuid(booking_id)
-        if parsed is None:
-            raise BookingNotFoundError()
-        body = validate_input(BookingCancelIn, request.data)  # after authentication
-        booking = booking_cancel(
-            booking_id=parsed,
-            actor_id=request_user(request).pk,
-            reason=body.get("reason"),
-            request_id=request_id(request),
-        )
-        return ok(BookingOut(booking).data)
+
+        def run(scope: IdempotencyScope) -> Outcome:
+            reason = validate_input(BookingCancelIn, request.data).get("reason")  # before 404
+            if parsed is None:
+                raise BookingNotFoundError()
+            return recorded(
+                scope,
+                render=lambda booking: success_outcome(BookingOut(booking).data, status=200),
+                call=lambda claim: booking_cancel(
+                    booking_id=parsed,
+                    actor_id=user_id,
+                    reason=reason,
+                    request_id=request_id(request),
+                    idempotency=claim,
+                ),
+            )
+
+        route = f"/api/bookings/{parsed or booking_id}"  # the fingerprint's route with its id
+        return idempotent_response(request, user_id=user_id, route=route, run=run)
 
 
 class BookingHistoryViewSet(ApiViewSet):

@@ -17,6 +17,7 @@ class DomainError(Exception):
     reason: ClassVar[str] = "BAD_REQUEST"  # specific and stable: clients branch on it
     default_message: ClassVar[str] = "The request could not be processed."
     retry_after: ClassVar[int | None] = None  # seconds; sent as Retry-After
+    headers: dict[str, str] = {}  # extra response headers of this error (Idempotency-Key)
     by_reason: ClassVar[dict[str, type[DomainError]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -158,6 +159,27 @@ class DatabaseUnavailableError(ServiceUnavailableError):
 class QueryTimeoutError(ServiceUnavailableError):
     reason = "QUERY_TIMEOUT"
     default_message = "The query took too long; narrow the date range"
+
+
+class UnprocessableEntityError(DomainError):
+    http_status, code = 422, "UNPROCESSABLE_ENTITY"
+
+
+# Idempotency (SPEC §8) ----------------------------------------------------------------------------
+class InvalidIdempotencyKeyError(ValidationError):
+    reason = "INVALID_IDEMPOTENCY_KEY"
+    default_message = "Idempotency-Key must be 1 to 255 printable ASCII characters"
+
+
+class IdempotencyKeyReusedError(UnprocessableEntityError):
+    reason = "IDEMPOTENCY_KEY_REUSED"
+    default_message = "Idempotency-Key was already used for a different request"
+
+
+class IdempotencyKeyInProgressError(ConflictError):
+    reason = "IDEMPOTENCY_KEY_IN_PROGRESS"
+    default_message = "A request with this Idempotency-Key is still in progress"
+    retry_after = 1
 
 
 class UnhealthyError(ServiceUnavailableError):

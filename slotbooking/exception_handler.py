@@ -67,6 +67,7 @@ def error_headers(error: DomainError) -> dict[str, str]:
         headers["Retry-After"] = str(error.retry_after)
     if error.http_status == 401:
         headers["WWW-Authenticate"] = WWW_AUTHENTICATE
+    headers.update(error.headers)  # e.g. Idempotency-Key with QUEUE_TIMEOUT (SPEC §7.4)
     return headers
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from pathlib import Path
@@ -221,6 +222,81 @@ CANCELLATION_WINDOW_HOURS = int(
 # never read from the environment: only a test's `settings` fixture can turn them on.
 BOOKING_TEST_SKIP_LOCKS = False
 BOOKING_TEST_DELAY_BEFORE_WRITE = 0.0
+if os.environ.get("SLOTBOOKING_TEST_WORKER") == "1":
+    # The one exception: a Celery worker that the queued-mode tests start as a subprocess, where
+    # no fixture reaches. The SIGKILL test needs its worker to pause inside the transaction.
+    BOOKING_TEST_DELAY_BEFORE_WRITE = env_number(
+        "BOOKING_TEST_DELAY_BEFORE_WRITE", default=0, low=0, high=60, integer=False
+    )
+
+# Queued mode (SPEC §7). Only bookings/dispatch.py reads BOOKING_MODE.
+_use_booking_queue = env_bool("USE_BOOKING_QUEUE", default=False)
+if os.environ.get("BOOKING_MODE", "").strip():
+    BOOKING_MODE = env_choice("BOOKING_MODE", choices=("sync", "queued"), default="sync")
+    if "USE_BOOKING_QUEUE" in os.environ and _use_booking_queue != (BOOKING_MODE == "queued"):
+        # Settings run before LOGGING applies; Python's last-resort handler prints this to stderr.
+        logging.getLogger("slotbooking.settings").warning(
+            "BOOKING_MODE=%s and USE_BOOKING_QUEUE=%s disagree; BOOKING_MODE wins",
+            BOOKING_MODE,
+            os.environ["USE_BOOKING_QUEUE"],
+        )
+else:
+    BOOKING_MODE = "queued" if _use_booking_queue else "sync"
+BOOKING_QUEUE_WAIT = env_number("BOOKING_QUEUE_WAIT", default=10, low=0.5, high=60, integer=False)
+BOOKING_QUEUE_PARTITIONS = int(env_number("BOOKING_QUEUE_PARTITIONS", default=4, low=1, high=64))
+BOOKING_QUEUE_PUBLISH_TIMEOUT = env_number(
+    "BOOKING_QUEUE_PUBLISH_TIMEOUT", default=2, low=0.1, high=60, integer=False
+)
+
+# Idempotency keys (SPEC §8).
+IDEMPOTENCY_KEY_TTL_HOURS = env_number(
+    "IDEMPOTENCY_KEY_TTL_HOURS", default=24, low=0.01, high=8760, integer=False
+)
+IDEMPOTENCY_CLAIM_TTL = env_number(
+    "IDEMPOTENCY_CLAIM_TTL", default=120, low=1, high=86400, integer=False
+)
+# A claim must outlive the longest legitimate run (queue wait plus the lock waits of the
+# transaction), or a second request could take over a claim whose owner is still working.
+if IDEMPOTENCY_CLAIM_TTL <= BOOKING_QUEUE_WAIT + 2 * BOOKING_LOCK_TIMEOUT:
+    raise ImproperlyConfigured(
+        f"IDEMPOTENCY_CLAIM_TTL ({IDEMPOTENCY_CLAIM_TTL:g}) must exceed BOOKING_QUEUE_WAIT + "
+        f"2 x BOOKING_LOCK_TIMEOUT ({BOOKING_QUEUE_WAIT + 2 * BOOKING_LOCK_TIMEOUT:g})"
+    )
+
+# CELERY -----------------------------------------------------------------------------------------
+# Broker and result backend of queued mode. Default: the private Redis that `make run` and
+# `make test` start (slotbooking/embedded.py). Nothing here connects: connections open on first use.
+REDIS_URL = env.str("REDIS_URL", default="") or embedded.redis_url()
+CELERY_VISIBILITY_TIMEOUT = env_number(
+    "CELERY_VISIBILITY_TIMEOUT", default=300, low=1, high=86400, integer=False
+)
+# An unacknowledged task is redelivered after the visibility timeout: it must not come back
+# while its claim is still considered alive, or two deliveries could race for one claim.
+if CELERY_VISIBILITY_TIMEOUT <= IDEMPOTENCY_CLAIM_TTL:
+    raise ImproperlyConfigured(
+        f"CELERY_VISIBILITY_TIMEOUT ({CELERY_VISIBILITY_TIMEOUT:g}) must exceed "
+        f"IDEMPOTENCY_CLAIM_TTL ({IDEMPOTENCY_CLAIM_TTL:g})"
+    )
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = REDIS_URL
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# SPEC §7.5: a task is acknowledged only once it has run, and comes back if its worker dies;
+# each worker holds one message at a time, so a partition's tasks run in queue order.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_EXPIRES = 3600  # seconds; a reply nobody collected (QUEUE_TIMEOUT) goes away
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_DB_REUSE_MAX = 1000  # workers keep their database connection between tasks
+CELERY_BEAT_SCHEDULE = {
+    "idempotency-prune": {"task": "bookings.idempotency_prune", "schedule": 3600.0},
+}
 
 # ANALYTICS --------------------------------------------------------------------------------------
 ANALYTICS_MAX_RANGE_DAYS = int(

@@ -14,6 +14,7 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from bookings.dispatch import booking_queue_enabled, broker_probe
 from slotbooking.api import PublicApiViewSet, ok
 from slotbooking.errors import (
     EndpointNotFoundError,
@@ -75,6 +76,8 @@ class HealthViewSet(PublicApiViewSet):
     )
     def retrieve(self, request: Request) -> Response:
         checks = {"database": database_probe()}
+        if booking_queue_enabled():  # queued mode cannot book without its broker (SPEC §3.1)
+            checks["redis"] = broker_probe()
         if any(result != "ok" for result in checks.values()):
             error = UnhealthyError(details={"checks": checks})
             return Response(error_body(error), status=503, headers=error_headers(error))

@@ -11,6 +11,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from accounts.locks import user_lock
+from bookings.idempotency import IdempotencyClaim, idempotency_complete, idempotency_lock
 from bookings.models import Booking, EventSource
 from slotbooking.db import in_service_transaction
 from slotbooking.errors import NotAHostError, NotOwnerError, ValidationFailedError
@@ -45,6 +46,7 @@ def slot_create(
     source: str = EventSource.API,
     actor_id: UUID | None = None,
     request_id: str | None = None,
+    idempotency: IdempotencyClaim | None = None,
 ) -> Slot:
     """Publish a slot for the host, in its own transaction.
 
@@ -62,6 +64,9 @@ def slot_create(
         raise ValidationFailedError(details=errors)
 
     def work() -> Slot:
+        if idempotency is not None:
+            # Lock order: the idempotency record first; its success commits with the slot.
+            idempotency_lock(claim=idempotency)
         host = user_lock(user_id=host_id)
         if not host.is_host:
             raise NotAHostError()
@@ -82,6 +87,8 @@ def slot_create(
                 )
             ]
         )
+        if idempotency is not None:
+            idempotency_complete(claim=idempotency, result=slot)
         return slot
 
     return in_service_transaction(work, constraint_errors=SLOT_CONSTRAINTS)

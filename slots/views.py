@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.auth import request_user
+from bookings.idempotency import (
+    IDEMPOTENCY_ERRORS,
+    IDEMPOTENCY_KEY_PARAMETER,
+    IdempotencyScope,
+    Outcome,
+    idempotent_response,
+    recorded,
+    success_outcome,
+)
 from slotbooking.api import ApiViewSet, listed, ok, paginate
 from slotbooking.errors import (
     LockTimeoutError,
@@ -34,17 +44,31 @@ class SlotViewSet(ApiViewSet):
     @extend_schema(
         summary="Publish a slot (HOST role)",
         request=SlotCreateIn,
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
         responses={
             201: success(SlotOut),
-            **errors(NotAHostError, SlotOverlapError, LockTimeoutError, body=True),
+            **errors(
+                *IDEMPOTENCY_ERRORS, NotAHostError, SlotOverlapError, LockTimeoutError, body=True
+            ),
         },
     )
-    def create(self, request: Request) -> Response:
-        data = validate_input(SlotCreateIn, request.data)
-        slot = slot_create(
-            host_id=request_user(request).pk, start_time=data["startTime"], end_time=data["endTime"]
-        )
-        return ok(SlotOut(slot).data, status=201)
+    def create(self, request: Request) -> HttpResponse:
+        user_id = request_user(request).pk
+
+        def run(scope: IdempotencyScope) -> Outcome:
+            data = validate_input(SlotCreateIn, request.data)
+            return recorded(
+                scope,
+                render=lambda slot: success_outcome(SlotOut(slot).data, status=201),
+                call=lambda claim: slot_create(
+                    host_id=user_id,
+                    start_time=data["startTime"],
+                    end_time=data["endTime"],
+                    idempotency=claim,
+                ),
+            )
+
+        return idempotent_response(request, user_id=user_id, route="/api/slots", run=run)
 
     @extend_schema(
         summary="List slots of every host and status, past ones included",

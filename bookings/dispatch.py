@@ -1,0 +1,174 @@
+"""booking_request(): POST /api/bookings in sync or queued mode (SPEC §7).
+
+The only code that reads BOOKING_MODE. Sync mode calls booking_create() in the request. Queued
+mode runs the unlocked pre-read here, claims a key (the client's, or a server uuid), publishes the
+task `bookings.create` to the slot's partition queue and waits for the worker, which calls the
+same booking_create() and stores the outcome in the idempotency record. The client gets the same
+bytes either way; the only additions are QUEUE_UNAVAILABLE and QUEUE_TIMEOUT.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from functools import cache
+from typing import Any
+from uuid import UUID
+
+import redis
+from celery.exceptions import TimeoutError as CeleryTimeoutError
+from celery.result import AsyncResult
+from django.conf import settings
+
+from bookings.errors import QueueTimeoutError, QueueUnavailableError
+from bookings.idempotency import (
+    IdempotencyClaim,
+    IdempotencyScope,
+    Outcome,
+    idempotency_release,
+    recorded,
+    success_outcome,
+)
+from bookings.models import Booking
+from bookings.serializers import BookingOut
+from bookings.services import booking_create, booking_precheck
+from bookings.tasks import booking_create_task
+from slotbooking.celery import app as celery_app
+from slotbooking.errors import DomainError, IdempotencyKeyInProgressError, InternalError
+
+logger = logging.getLogger(__name__)
+
+PUBLISH_POOL_SIZE = 32
+PROBE_TIMEOUT_SECONDS = 2
+
+
+def booking_queue_enabled() -> bool:
+    """Whether POST /api/bookings goes through the queue (health check, worker command)."""
+    return settings.BOOKING_MODE == "queued"
+
+
+def booking_created_outcome(booking: Booking) -> Outcome:
+    """The 201 of POST /api/bookings, as sent: the same text in both modes."""
+    return success_outcome(BookingOut(booking).data, status=201)
+
+
+def booking_partition(slot_id: UUID) -> int:
+    """The FCFS partition of a slot: stable across processes (never Python's salted hash())."""
+    return int(slot_id.hex[:8], 16) % settings.BOOKING_QUEUE_PARTITIONS
+
+
+def booking_queue_name(partition: int) -> str:
+    return f"bookings.{partition}"
+
+
+def booking_request(
+    *, scope: IdempotencyScope, slot_id: UUID, request_id: str | None = None
+) -> Outcome:
+    """Book `slot_id` for the scope's user; return the answer to send (SPEC §3.4.1, §7.2).
+
+    Raises what booking_create raises, plus (queued) QueueUnavailableError, QueueTimeoutError.
+    """
+    if not booking_queue_enabled():
+        return recorded(
+            scope,
+            render=booking_created_outcome,
+            call=lambda claim: booking_create(
+                user_id=scope.user_id,
+                slot_id=slot_id,
+                actor_id=scope.user_id,
+                request_id=request_id,
+                idempotency=claim,
+            ),
+        )
+    # Fast answers (404, 409) without the queue; the worker re-checks everything under locks.
+    booking_precheck(slot_id=slot_id)
+    claim = scope.claim or scope.claim_server_key()
+    payload = {
+        "recordId": str(claim.record_id),
+        "attempt": str(claim.attempt),
+        "userId": str(scope.user_id),
+        "slotId": str(slot_id),
+        "holdId": None,
+    }
+    try:
+        result = _publish(payload, queue=booking_queue_name(booking_partition(slot_id)))
+    except Exception:
+        logger.warning("booking task could not be published", exc_info=True)
+        # Withdraw the claim: if the message reached Redis anyway, its task finds no claim and
+        # writes nothing. If a worker already completed it, that outcome is the answer.
+        stored = idempotency_release(claim=claim)
+        if stored is not None:
+            return stored
+        raise QueueUnavailableError() from None
+    return _wait(result, claim=claim)
+
+
+@cache
+def _publish_pool(url: str, timeout: float) -> Any:  # kombu.connection.ConnectionPool
+    # A connection of our own rather than the app's default pool: the publish must fail within
+    # its bound (no reconnect loop), and it follows settings.CELERY_BROKER_URL at call time.
+    connection = celery_app.connection_for_write(
+        url,
+        connect_timeout=timeout,
+        transport_options={
+            "max_retries": 0,
+            "socket_timeout": timeout,
+            "socket_connect_timeout": timeout,
+        },
+    )
+    return connection.Pool(limit=PUBLISH_POOL_SIZE)  # type: ignore[attr-defined]
+
+
+def _publish(payload: dict[str, Any], *, queue: str) -> AsyncResult:
+    timeout = settings.BOOKING_QUEUE_PUBLISH_TIMEOUT
+    pool = _publish_pool(settings.CELERY_BROKER_URL, timeout)
+    with pool.acquire(block=True, timeout=timeout) as connection:
+        try:
+            return booking_create_task.apply_async(  # type: ignore[call-arg]
+                args=(payload,), queue=queue, connection=connection, retry=False
+            )
+        except Exception:
+            connection.collect()  # drop a broken socket; the pool reconnects next time
+            raise
+
+
+def _wait(result: AsyncResult, *, claim: IdempotencyClaim) -> Outcome:
+    try:
+        reply = result.get(timeout=settings.BOOKING_QUEUE_WAIT, propagate=False)
+    except Exception as exc:
+        # No answer in time (or the result channel failed): the task is not cancelled and its
+        # outcome will be stored under the key. The claim stays; the client retries with it.
+        if not isinstance(exc, CeleryTimeoutError):
+            logger.warning("waiting for booking task %s failed", result.id, exc_info=True)
+        _stop_waiting(result)
+        raise QueueTimeoutError(key=claim.key) from None
+    result.forget()
+    if not isinstance(reply, dict):
+        logger.error("booking task %s failed: %r", result.id, reply)
+        raise InternalError()
+    if "status" in reply:
+        return Outcome(int(reply["status"]), str(reply["body"]))
+    if "error" in reply:  # not stored (5xx): the worker released the claim
+        raise DomainError.from_payload(reply["error"])
+    raise IdempotencyKeyInProgressError()  # the claim was taken over while queued
+
+
+def _stop_waiting(result: AsyncResult) -> None:
+    with contextlib.suppress(Exception):  # best effort: only an unsubscribe
+        result.backend.remove_pending_result(result)  # type: ignore[attr-defined]
+
+
+def broker_probe() -> str:
+    """PING the broker within 2 s, for /api/health in queued mode."""
+    client = redis.Redis.from_url(
+        settings.CELERY_BROKER_URL,
+        socket_timeout=PROBE_TIMEOUT_SECONDS,
+        socket_connect_timeout=PROBE_TIMEOUT_SECONDS,
+    )
+    try:
+        client.ping()
+    except (redis.RedisError, OSError):
+        return "error"
+    finally:
+        client.close()
+    return "ok"

@@ -1,0 +1,77 @@
+"""Celery tasks of the bookings app: thin shells around the services (SPEC §7.2).
+
+A DomainError is an answer, not a task failure: it is stored in the idempotency record (business
+4xx) or returned as data (5xx), never raised, so nothing is retried by Celery itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from uuid import UUID
+
+from celery import shared_task
+
+from bookings.idempotency import (
+    ClaimLostError,
+    IdempotencyClaim,
+    Outcome,
+    idempotency_prune,
+    idempotency_settle,
+)
+from bookings.models import EventSource
+
+logger = logging.getLogger(__name__)
+
+
+def _reply(outcome: Outcome) -> dict[str, Any]:
+    return {"status": outcome.status, "body": outcome.body}
+
+
+@shared_task(name="bookings.create", acks_late=True, reject_on_worker_lost=True)
+def booking_create_task(payload: dict[str, Any]) -> dict[str, Any]:
+    """Queued-mode booking_create for the claim {recordId, attempt} of `payload`.
+
+    Safe to run twice (redelivery after a crash): the service locks the record first and writes
+    only while it is IN_PROGRESS with this attempt; otherwise the stored outcome is returned.
+    Returns {"status", "body"} (the stored answer), {"error": payload} (not stored: 5xx), or
+    {"lost": true} (the claim was withdrawn or taken over, nothing to report).
+    """
+    # Services and dispatch import this module: import them late.
+    from bookings.dispatch import booking_created_outcome
+    from bookings.services import booking_create
+    from slotbooking.exception_handler import as_domain_error
+
+    claim = IdempotencyClaim(
+        record_id=UUID(payload["recordId"]),
+        attempt=UUID(payload["attempt"]),
+        key="",  # the service reads the key from the record it locks
+        render=booking_created_outcome,
+    )
+    user_id = UUID(payload["userId"])
+    try:
+        booking_create(
+            user_id=user_id,
+            slot_id=UUID(payload["slotId"]),
+            source=EventSource.WORKER,
+            actor_id=user_id,
+            idempotency=claim,
+        )
+    except ClaimLostError as lost:
+        return _reply(lost.outcome) if lost.outcome is not None else {"lost": True}
+    except Exception as exc:
+        error = as_domain_error(exc)  # database errors become their 503; defects are logged
+        stored = idempotency_settle(claim=claim, error=error)
+        if stored is not None:
+            return _reply(stored)
+        return {"error": error.as_payload()}
+    assert claim.stored is not None  # noqa: S101
+    return _reply(claim.stored)
+
+
+@shared_task(name="bookings.idempotency_prune")
+def idempotency_prune_task() -> int:
+    """Hourly (Celery beat): delete idempotency records past IDEMPOTENCY_KEY_TTL_HOURS."""
+    deleted = idempotency_prune()
+    logger.info("pruned %d idempotency records", deleted)
+    return deleted
