@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.errors import UserNotFoundError
 from accounts.models import Role, User
 from accounts.selectors import user_get_by_email
 from accounts.services import api_token_rotate, user_register
+from bookings.demo import demo_history_bookings_seed, demo_history_slots
+from bookings.models import EventSource
+from slotbooking.cli import ProgressBar
 from slotbooking.errors import DomainError
 from slots.services import slot_create, slot_overlaps
 
@@ -46,6 +49,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--tokens", action="store_true", help="rotate and print API tokens")
+        parser.add_argument(
+            "--bookings",
+            type=int,
+            default=0,
+            metavar="N",
+            help="also create booking history: past slots of the demo hosts over --days days, "
+            "topped up to N bookings (about 15%% cancelled); idempotent like the rest",
+        )
+        parser.add_argument(
+            "--days", type=int, default=30, metavar="D", help="days of history (default 30)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         users: dict[str, User] = {}
@@ -71,12 +85,15 @@ class Command(BaseCommand):
                         start_time=start,
                         end_time=end,
                         allow_past=(start, end) == PAST_SLOT,
+                        source=EventSource.CLI,
                     )
                 except DomainError as exc:  # an overlap created meanwhile: the goal is met
                     self.stderr.write(f"{email} {start:%Y-%m-%d %H:%M}: {exc.message}")
                 else:
                     created_slots += 1
         self.stdout.write(f"demo data: {created_users} users and {created_slots} slots created")
+        if options["bookings"] > 0:
+            self._history(users, bookings=options["bookings"], days=options["days"])
 
         if options["tokens"]:
             self.stdout.write(
@@ -85,3 +102,22 @@ class Command(BaseCommand):
             for name, email, _ in DEMO_USERS:
                 token = api_token_rotate(user_id=users[email].pk).token
                 self.stdout.write(f"  {name:<14} {email:<20} id={users[email].pk}  token={token}")
+
+    def _history(self, users: dict[str, User], *, bookings: int, days: int) -> None:
+        """Past slots and bookings for the dashboard (bookings/demo.py says why it is honest)."""
+        if days < 1 or days > 366:
+            raise CommandError("--days must be 1 to 366", returncode=2)
+        slots = demo_history_slots(
+            hosts={users["host1@example.com"]: (9, 14), users["host2@example.com"]: (18,)},
+            days=days,
+            today=datetime.now(UTC),
+        )
+        guests = [users[email] for email in ("guest1@example.com", "guest2@example.com")]
+        guests.append(users["host1@example.com"])  # Alice is a guest too (of Bob's slots)
+        if bookings > len(slots):
+            self.stderr.write(f"only {len(slots)} past slots in {days} days: capped")
+        with ProgressBar(min(bookings, len(slots)), label="history bookings") as bar:
+            created = demo_history_bookings_seed(
+                slots=slots, guests=guests, bookings=bookings, progress=bar.advance
+            )
+        self.stdout.write(f"history: {len(slots)} past slots, {created} bookings created")

@@ -1,0 +1,72 @@
+"""manage.py report: the analytics of SPEC §9.1 for a range of days, as text, CSV or JSON."""
+
+from __future__ import annotations
+
+import csv
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from analytics.selectors import analytics_report
+from analytics.serializers import analytics_data
+from slotbooking.cli import business_failure
+from slotbooking.cli_range import day_range_of
+from slotbooking.errors import DomainError
+
+
+class Command(BaseCommand):
+    help = (
+        "Print the booking analytics for the bookings created from --from to --to (whole days "
+        "in --tz, default UTC): total, cancellation rate, bookings per day, top hosts and the "
+        "utilisation of the slots starting in the range. The numbers come from the selectors of "
+        "GET /api/admin/analytics; --format json prints exactly that endpoint's `data`. "
+        "Exit codes: 0 done, 1 query timeout, 2 usage error."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--from", dest="start", required=True, help="YYYY-MM-DD or instant")
+        parser.add_argument("--to", dest="end", required=True, help="YYYY-MM-DD or instant")
+        parser.add_argument("--tz", default="UTC", help="IANA time zone of the days (UTC)")
+        parser.add_argument("--format", choices=("text", "csv", "json"), default="text")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        day_range = day_range_of(options["start"], options["end"], options["tz"])
+        try:
+            data = analytics_data(analytics_report(day_range=day_range))
+        except DomainError as exc:
+            raise business_failure(exc.message) from exc
+        if options["format"] == "json":
+            self.stdout.write(json.dumps(data, ensure_ascii=False, indent=2))
+        elif options["format"] == "csv":
+            self._csv(data)
+        else:
+            self._text(data)
+
+    def _csv(self, data: dict[str, Any]) -> None:
+        writer = csv.writer(self.stdout, lineterminator="\n")
+        writer.writerow(["section", "key", "value"])
+        writer.writerow(["summary", "totalBookings", data["totalBookings"]])
+        writer.writerow(["summary", "cancellationRate", data["cancellationRate"]])
+        for key, value in data["utilisation"].items():
+            writer.writerow(["utilisation", key, value])
+        for day in data["bookingsPerDay"]:
+            writer.writerow(["bookingsPerDay", day["date"], day["count"]])
+        for host in data["topHosts"]:
+            writer.writerow(["topHosts", host["hostName"], host["bookingCount"]])
+
+    def _text(self, data: dict[str, Any]) -> None:
+        span = data["range"]
+        use = data["utilisation"]
+        lines = [
+            f"Bookings created {span['startDate']} to {span['endDate']} ({span['timeZone']})",
+            f"  total bookings     {data['totalBookings']}",
+            f"  cancellation rate  {data['cancellationRate']} %",
+            f"  utilisation        {use['rate']} % ({use['bookedSeats']} of "
+            f"{use['publishedCapacity']} places)",
+            "Bookings per day",
+            *(f"  {d['date']}  {d['count']}" for d in data["bookingsPerDay"]),
+            "Top hosts (confirmed bookings)",
+            *(f"  {h['bookingCount']:>5}  {h['hostName']}" for h in data["topHosts"]),
+        ]
+        self.stdout.write("\n".join(lines))
