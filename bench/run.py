@@ -1,0 +1,636 @@
+"""`make bench`: throughput and latency of the real HTTP path, beside the database's ceiling.
+
+    make bench                      # what CI and the README run
+    make bench BENCH_RESEED=1       # rebuild the bench database first
+    BENCH_SCENARIOS=get-slot BENCH_CONNECTIONS=16 BENCH_LABEL=try make bench   # an experiment
+
+Steps: create, migrate and seed the database slotbooking_bench on the same server (the dev
+database is never touched); start gunicorn exactly as `make run` does, on a free port; drive it
+with wrk (or bench/loadgen.py) from a separate process, scenario by scenario, at 1, 8 and 16
+connections; run the same booking transaction through pgbench at the same client counts; profile
+the booking request with pyinstrument; check the invariants in SQL; print one table and write
+bench/results/latest.{json,md} plus a timestamped copy. Exits 1 when an invariant is broken or a
+scenario answered something it must not.
+
+Knobs (environment): BENCH_DURATION (s, 10), BENCH_CONNECTIONS ("1,8,16"), BENCH_SCENARIOS (all),
+BENCH_RESEED, BENCH_DB / BENCH_DATABASE_URL, WEB_CONCURRENCY (workers; cores),
+BENCH_GUNICORN_ARGS (extra flags, for experiments), BENCH_LOADGEN (wrk | python),
+BENCH_PGBENCH (1), BENCH_PROFILE_REQUESTS (300; 0 skips), BENCH_LABEL (write
+bench/results/experiments/LABEL.* instead of latest.*), BENCH_SEED (random seed, 1).
+"""
+
+# ruff: noqa: S311, S603, S607  # random benchmark inputs; runs our own tools (gunicorn, wrk, pgbench, git) with fixed arguments
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import platform
+import random
+import resource
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import fixture
+from bench.fixture import BENCH_DIR, ROOT, connect, env_int, log
+from bench.scenarios import SCENARIOS, Context, Request, Scenario
+
+RESULTS = fixture.RESULTS_DIR
+WRK_SCRIPT = BENCH_DIR / "wrk" / "requests.lua"
+PGBENCH_SCRIPT = BENCH_DIR / "pgbench" / "booking.sql"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+# SETTINGS ---------------------------------------------------------------------------------------
+class Settings:
+    def __init__(self) -> None:
+        self.duration = float(os.environ.get("BENCH_DURATION") or 10)
+        self.connections = [
+            int(c) for c in (os.environ.get("BENCH_CONNECTIONS") or "1,8,16").split(",") if c
+        ]
+        wanted = [s for s in (os.environ.get("BENCH_SCENARIOS") or "").split(",") if s]
+        unknown = set(wanted) - {s.name for s in SCENARIOS}
+        if unknown:
+            raise SystemExit(f"unknown BENCH_SCENARIOS {sorted(unknown)}")
+        self.scenarios = [s for s in SCENARIOS if not wanted or s.name in wanted]
+        self.reseed = (os.environ.get("BENCH_RESEED") or "0").lower() in ("1", "true", "yes")
+        self.workers = env_int("WEB_CONCURRENCY", os.cpu_count() or 1)
+        self.gunicorn_args = shlex.split(os.environ.get("BENCH_GUNICORN_ARGS") or "")
+        self.loadgen = os.environ.get("BENCH_LOADGEN") or (
+            "wrk" if shutil.which("wrk") else "python"
+        )
+        self.pgbench = (os.environ.get("BENCH_PGBENCH") or "1") not in ("0", "false", "no")
+        self.profile_requests = env_int("BENCH_PROFILE_REQUESTS", 300)
+        self.label = os.environ.get("BENCH_LABEL") or ""
+        self.seed = env_int("BENCH_SEED", 1)
+
+
+# CPU ACCOUNTING ---------------------------------------------------------------------------------
+def _machine_ticks() -> tuple[int, int]:
+    """(busy, steal) clock ticks of the whole machine since boot, from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return user + nice + system + irq + softirq, steal
+
+
+def _cpu_by_group(server_pids: set[int]) -> dict[str, float]:
+    """CPU seconds used so far: app (gunicorn), db, loadgen, other, and the whole machine.
+
+    PostgreSQL backends that exit during a run (pgbench's) are counted through the
+    postmaster's cutime/cstime; the load generator through this process's reaped children.
+    """
+    groups = {"app": 0.0, "db": 0.0, "loadgen": 0.0, "other": 0.0}
+    me = os.getpid()
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            text = Path(stat).read_text()
+        except OSError:
+            continue
+        pid = int(stat.split("/")[2])
+        comm = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        ppid = int(fields[1])
+        seconds = (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+        if pid in server_pids or ppid in server_pids:
+            groups["app"] += seconds
+        elif comm.startswith("postgres") or comm == "postmaster":
+            reaped = (int(fields[13]) + int(fields[14])) / TICKS  # cutime + cstime
+            groups["db"] += seconds + (reaped if ppid != 0 and not _is_postgres(ppid) else 0)
+        elif pid != me and ppid != me:
+            groups["other"] += seconds
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    groups["loadgen"] = children.ru_utime + children.ru_stime
+    busy, steal = _machine_ticks()
+    groups["machine"] = busy / TICKS
+    groups["steal"] = steal / TICKS
+    return groups
+
+
+def _is_postgres(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return "(postgres" in stat
+
+
+@contextmanager
+def cpu_meter(server_pids: set[int], into: dict[str, Any]) -> Iterator[None]:
+    """Cores each group used while the block ran (1.0 = one core busy the whole time).
+
+    `machine` is every core's busy time, whoever used it, and `steal` the time the hypervisor
+    gave to other guests: when machine is well above app + db + loadgen, or steal is high,
+    something else was competing and the numbers are not comparable.
+    """
+    before, started = _cpu_by_group(server_pids), time.monotonic()
+    yield
+    after, elapsed = _cpu_by_group(server_pids), time.monotonic() - started
+    into["cpu_cores_used"] = {
+        group: round(max(0.0, after[group] - before[group]) / elapsed, 2) for group in after
+    }
+
+
+# SERVER -----------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Server:
+    """gunicorn as `make run` serves it, on a free port, against the bench database."""
+
+    def __init__(self, settings: Settings, url: str, env: dict[str, str], log_path: Path) -> None:
+        self.port = free_port()
+        gunicorn = str(Path(sys.executable).parent / "gunicorn")
+        self.command = [
+            gunicorn,
+            "slotbooking.wsgi",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--workers",
+            str(settings.workers),
+            "--log-level",
+            "warning",
+            *settings.gunicorn_args,
+        ]
+        self.env = {**os.environ, "DATABASE_URL": url, "PORT": str(self.port), **env}
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log(f"starting {' '.join(self.command[1:])}")
+        with self.log_path.open("ab") as out:
+            self.process = subprocess.Popen(
+                self.command, cwd=ROOT, env=self.env, stdout=out, stderr=out
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"gunicorn exited at start; see {self.log_path}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/health", timeout=2):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise SystemExit(f"gunicorn did not answer /api/health within 60 s; see {self.log_path}")
+
+    def pids(self) -> set[int]:
+        return {self.process.pid} if self.process else set()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+# LOAD -------------------------------------------------------------------------------------------
+def drive(
+    settings: Settings, server: Server, requests: list[Request], connections: int, workdir: Path
+) -> dict[str, Any]:
+    """Replay `requests` over `connections` keep-alive connections for BENCH_DURATION seconds."""
+    requests_file = workdir / "requests.tsv"
+    requests_file.write_text("\n".join(r.line() for r in requests) + "\n")
+    result_file = workdir / "result.json"
+    result_file.unlink(missing_ok=True)
+    duration = max(1, round(settings.duration))
+    if settings.loadgen == "wrk":
+        threads = 1 if connections == 1 else min(connections, 2)
+        command = [
+            "wrk",
+            f"--threads={threads}",
+            f"--connections={connections}",
+            f"--duration={duration}s",
+            "--timeout=10s",
+            f"--script={WRK_SCRIPT}",
+            f"http://127.0.0.1:{server.port}",
+        ]
+        env = {
+            **os.environ,
+            "BENCH_REQUESTS": str(requests_file),
+            "BENCH_THREADS": str(threads),
+            "BENCH_RESULT": str(result_file),
+        }
+    else:
+        command = [
+            sys.executable,
+            "-m",
+            "bench.loadgen",
+            f"--port={server.port}",
+            f"--connections={connections}",
+            f"--duration={duration}",
+            f"--requests={requests_file}",
+            f"--result={result_file}",
+        ]
+        env = dict(os.environ)
+    measured: dict[str, Any] = {}
+    with cpu_meter(server.pids(), measured):
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    if done.returncode != 0 or not result_file.exists():
+        raise SystemExit(f"{command[0]} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    result = json.loads(result_file.read_text())
+    result.update(measured)
+    seconds = result["duration_us"] / 1e6
+    result["rps"] = round(result["requests"] / seconds, 1) if seconds else 0.0
+    return result
+
+
+# PGBENCH ----------------------------------------------------------------------------------------
+def pgbench_binary() -> str | None:
+    found = shutil.which("pgbench")
+    if found:
+        return found
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/pgbench"), reverse=True)
+    return candidates[0] if candidates else None
+
+
+def load_pairs(conn: Any, pairs: list[tuple[str, str]]) -> None:
+    conn.execute(
+        "CREATE UNLOGGED TABLE IF NOT EXISTS bench_pairs "
+        "(n integer PRIMARY KEY, user_id uuid NOT NULL, slot_id uuid NOT NULL)"
+    )
+    with conn.transaction():
+        conn.execute("TRUNCATE bench_pairs")
+        with conn.cursor().copy("COPY bench_pairs (n, user_id, slot_id) FROM STDIN") as copy:
+            for n, (user, slot) in enumerate(pairs, start=1):
+                copy.write_row((n, user, slot))
+    conn.execute("ANALYZE bench_pairs")
+
+
+def count_bookings(conn: Any) -> int:
+    row = conn.execute("SELECT count(*) FROM bookings").fetchone()
+    return int(row[0]) if row else 0
+
+
+def run_pgbench(
+    settings: Settings, url: str, connections: int, conn: Any, rng: random.Random, workdir: Path
+) -> dict[str, Any]:
+    """The booking transaction in raw SQL at `connections` clients: the database's ceiling."""
+    binary = pgbench_binary()
+    if binary is None:
+        raise SystemExit("pgbench not found")
+    fixture.reset(conn)
+    pairs = fixture.spread_pairs(conn, limit=int(settings.duration * 20_000), rng=rng)
+    load_pairs(conn, pairs)
+    before = count_bookings(conn)
+    for old in workdir.glob("pgbench_log*"):
+        old.unlink()
+    duration = max(1, round(settings.duration))
+    command = [
+        binary,
+        "--no-vacuum",
+        "--protocol=prepared",
+        f"--client={connections}",
+        f"--jobs={min(connections, 2)}",
+        f"--time={duration}",
+        f"--file={PGBENCH_SCRIPT}",
+        f"--define=nclients={connections}",
+        "--define=iter=0",
+        f"--define=max_active={fixture.max_active_bookings()}",
+        "--log",
+        f"--log-prefix={workdir / 'pgbench_log'}",
+        url,
+    ]
+    measured: dict[str, Any] = {}
+    with cpu_meter(set(), measured):
+        done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"pgbench failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    latencies = []
+    for path in workdir.glob("pgbench_log*"):
+        for line in path.read_text().splitlines():
+            fields = line.split()
+            if len(fields) >= 3 and fields[2].isdigit():
+                latencies.append(int(fields[2]))
+    latencies.sort()
+    tps = next(
+        float(line.split("=")[1].split()[0])
+        for line in done.stdout.splitlines()
+        if line.startswith("tps") and "without initial connection time" in line
+    )
+    after = count_bookings(conn)
+
+    def pct(fraction: float) -> float:
+        return latencies[min(len(latencies) - 1, int(fraction * len(latencies)))] / 1000
+
+    result = {
+        "connections": connections,
+        "tps": round(tps, 1),
+        "transactions": len(latencies),
+        "bookings_inserted": after - before,
+        "pairs_available": len(pairs),
+        "p50_ms": round(pct(0.50), 2),
+        "p99_ms": round(pct(0.99), 2),
+        "max_ms": round(latencies[-1] / 1000, 2) if latencies else 0.0,
+        **measured,
+    }
+    result["invariants"] = fixture.check_invariants(conn)
+    return result
+
+
+# PROFILE ----------------------------------------------------------------------------------------
+def run_profile(settings: Settings, url: str) -> dict[str, Any]:
+    env = {**os.environ, "DATABASE_URL": url}
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.profile_booking", str(settings.profile_requests)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        log(f"profile failed:\n{done.stdout}\n{done.stderr}")
+        return {"error": done.stderr[-2000:]}
+    return json.loads(done.stdout)
+
+
+# REPORT -----------------------------------------------------------------------------------------
+def git(*args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def machine() -> dict[str, Any]:
+    cpu_model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory_gib = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu_model,
+        "memory_gib": memory_gib,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def loadavg() -> list[float]:
+    try:
+        return [float(v) for v in Path("/proc/loadavg").read_text().split()[:3]]
+    except OSError:
+        return []
+
+
+def fmt_statuses(statuses: dict[str, int]) -> str:
+    return " ".join(f"{s}:{n}" for s, n in sorted(statuses.items())) or "-"
+
+
+def table_rows(report: dict[str, Any]) -> list[list[str]]:
+    ceiling = {p["connections"]: p["tps"] for p in report.get("pgbench", [])}
+    rows = []
+    for r in report["runs"]:
+        lat = r["latency_us"]
+        errors = sum(r["socket_errors"].values())
+        vs_db = ""
+        if r["scenario"] == "book-spread" and ceiling.get(r["connections"]):
+            vs_db = f"{r['rps'] / ceiling[r['connections']]:.0%}"
+        cpu = r.get("cpu_cores_used", {})
+        rows.append(
+            [
+                r["scenario"],
+                str(r["connections"]),
+                f"{r['rps']:.0f}",
+                f"{lat['p50'] / 1000:.1f}",
+                f"{lat['p99'] / 1000:.1f}",
+                f"{lat['max'] / 1000:.1f}",
+                fmt_statuses(r["statuses"]) + (f" sock-err:{errors}" if errors else ""),
+                vs_db,
+                " ".join(f"{k}={v:.2f}" for k, v in cpu.items()),
+            ]
+        )
+    for p in report.get("pgbench", []):
+        rows.append(
+            [
+                "pgbench-booking",
+                str(p["connections"]),
+                f"{p['tps']:.0f}",
+                f"{p['p50_ms']:.1f}",
+                f"{p['p99_ms']:.1f}",
+                f"{p['max_ms']:.1f}",
+                f"inserted:{p['bookings_inserted']} of {p['transactions']} tx",
+                "100%",
+                " ".join(f"{k}={v:.2f}" for k, v in p.get("cpu_cores_used", {}).items()),
+            ]
+        )
+    return rows
+
+
+HEADER = [
+    "scenario",
+    "conns",
+    "req/s",
+    "p50 ms",
+    "p99 ms",
+    "max ms",
+    "statuses",
+    "vs DB",
+    "cores used",
+]
+
+
+def text_table(rows: list[list[str]]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(HEADER, *rows, strict=False)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(HEADER, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(lines)
+
+
+def markdown(report: dict[str, Any]) -> str:
+    rows = table_rows(report)
+    out = [
+        f"# make bench: {report['finished_at']}",
+        "",
+        f"Commit `{report['commit']}`{' (with uncommitted changes)' if report['dirty'] else ''}, "
+        f"{report['machine']['cores']} cores ({report['machine']['cpu']}), "
+        f"{report['machine']['memory_gib']} GiB; load generator `{report['loadgen']}`; "
+        f"{report['duration_s']:.0f} s per run; load average before/after "
+        f"{report['loadavg_before']} / {report['loadavg_after']}.",
+        "",
+        f"Server: `{report['server_command']}`",
+        "",
+        f"Database `{report['fixture']['database']}`: {report['fixture_counts']}.",
+        "",
+        "| " + " | ".join(HEADER) + " |",
+        "|" + "|".join("---" for _ in HEADER) + "|",
+        *("| " + " | ".join(row) + " |" for row in rows),
+        "",
+        "*vs DB*: book-spread requests/s as a share of pgbench running the same booking "
+        "transaction in raw SQL at the same client count. *cores used*: CPU of gunicorn (app), "
+        "PostgreSQL (db), the load generator and everything else, in cores, during the run.",
+        "",
+    ]
+    problems = report["problems"]
+    out.append("Invariants and checks: " + ("all hold." if not problems else "**BROKEN**"))
+    out += [f"- {p}" for p in problems]
+    profile = report.get("profile", {})
+    if profile.get("queries_per_booking") is not None:
+        out += [
+            "",
+            f"Profile: {profile['requests']} bookings through Django's test client, "
+            f"{profile['ms_per_request']:.2f} ms each, {profile['queries_per_booking']} SQL "
+            "queries per booking; see profile-booking.html / .txt.",
+        ]
+    return "\n".join(out) + "\n"
+
+
+def write_report(settings: Settings, report: dict[str, Any]) -> Path:
+    folder = RESULTS / "experiments" if settings.label else RESULTS
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = settings.label or "latest"
+    body = json.dumps(report, indent=2) + "\n"
+    (folder / f"{stem}.json").write_text(body)
+    (folder / f"{stem}.md").write_text(markdown(report))
+    if not settings.label:
+        history = RESULTS / "history"
+        history.mkdir(exist_ok=True)
+        stamp = report["finished_at"].replace(":", "").replace("-", "")
+        (history / f"{stamp}-{report['commit'][:10]}.json").write_text(body)
+    return folder / f"{stem}.md"
+
+
+# MAIN -------------------------------------------------------------------------------------------
+def main() -> int:
+    settings = Settings()
+    url = fixture.bench_database_url()
+    started = datetime.now(UTC)
+    report: dict[str, Any] = {
+        "started_at": started.isoformat(timespec="seconds"),
+        "commit": git("rev-parse", "HEAD"),
+        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+        "machine": machine(),
+        "loadavg_before": loadavg(),
+        "loadgen": settings.loadgen,
+        "duration_s": settings.duration,
+        "connections": settings.connections,
+        "workers": settings.workers,
+        "runs": [],
+        "pgbench": [],
+        "problems": [],
+    }
+    report["fixture"] = fixture.ensure_database(
+        url, reseed=settings.reseed, config=fixture.SeedConfig.from_env()
+    )
+    conn = connect(url)
+    conn.execute("SET application_name = 'bench-runner'")
+    deleted = fixture.reset(conn)
+    if deleted:
+        log(f"deleted {deleted} bookings left by an earlier run")
+    conn.execute("VACUUM (ANALYZE) slots, bookings")
+    report["fixture_counts"] = fixture.fixture_counts(conn)
+    version = conn.execute("SHOW server_version").fetchone()
+    report["postgres"] = version[0] if version else ""
+    broken = fixture.check_invariants(conn)
+    if broken:
+        raise SystemExit(f"invariants are broken before the run: {broken}")
+    staff = fixture.manage(
+        "create_staff",
+        "--email",
+        "bench-staff@bench.example",
+        "--name",
+        "Bench Staff",
+        url=url,
+        capture=True,
+    )
+    token = next(
+        line.split(":", 1)[1].strip() for line in staff.splitlines() if "API token" in line
+    )
+    rng = random.Random(settings.seed)
+    ctx = Context(conn=conn, rng=rng, duration=settings.duration, staff_token=token)
+    workdir = Path(tempfile.mkdtemp(prefix="slotbooking-bench-"))
+    server_log = workdir / "gunicorn.log"
+    log(f"work files in {workdir}")
+
+    by_env: dict[tuple[tuple[str, str], ...], list[Scenario]] = {}
+    for scenario in settings.scenarios:
+        by_env.setdefault(tuple(sorted(scenario.server_env.items())), []).append(scenario)
+    for env_items, scenarios in by_env.items():
+        server = Server(settings, url, dict(env_items), server_log)
+        report["server_command"] = " ".join(
+            [*(f"{k}={v}" for k, v in env_items), "gunicorn", *server.command[1:]]
+        )
+        server.start()
+        try:
+            warmup = [r for s in SCENARIOS if s.name == "get-slot" for r in s.build(ctx, 16)]
+            drive(settings, server, warmup[:2000], 16, workdir)  # connections open, code warm
+            for scenario in scenarios:
+                for connections in settings.connections:
+                    if scenario.writes:
+                        fixture.reset(conn)
+                    requests = scenario.build(ctx, connections)
+                    log(f"{scenario.name} at {connections} connections ({len(requests)} inputs)")
+                    result = drive(settings, server, requests, connections, workdir)
+                    result.update(scenario=scenario.name, connections=connections)
+                    problem = scenario.check(result["statuses"]) if scenario.check else ""
+                    if any(result["socket_errors"].values()):
+                        problem = f"{problem} socket errors {result['socket_errors']}".strip()
+                    if scenario.writes:
+                        result["invariants"] = fixture.check_invariants(conn)
+                        for name, rows in result["invariants"].items():
+                            report["problems"].append(
+                                f"{scenario.name}@{connections}: {name}: {rows}"
+                            )
+                    if problem:
+                        report["problems"].append(f"{scenario.name}@{connections}: {problem}")
+                    report["runs"].append(result)
+                    sys.stderr.write(text_table(table_rows({"runs": [result]})[-1:]) + "\n")
+        finally:
+            server.stop()
+    fixture.reset(conn)
+
+    if settings.pgbench and pgbench_binary():
+        for connections in settings.connections:
+            log(f"pgbench booking transaction at {connections} clients")
+            result = run_pgbench(settings, url, connections, conn, rng, workdir)
+            for name, rows in result["invariants"].items():
+                report["problems"].append(f"pgbench@{connections}: {name}: {rows}")
+            report["pgbench"].append(result)
+        fixture.reset(conn)
+    elif settings.pgbench:
+        log("pgbench not found: no database ceiling in this report")
+
+    if settings.profile_requests > 0:
+        log(f"profiling {settings.profile_requests} booking requests (pyinstrument)")
+        report["profile"] = run_profile(settings, url)
+        fixture.reset(conn)
+
+    final = fixture.check_invariants(conn)
+    for name, rows in final.items():
+        report["problems"].append(f"after the run: {name}: {rows}")
+    report["loadavg_after"] = loadavg()
+    report["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    conn.close()
+
+    path = write_report(settings, report)
+    sys.stdout.write("\n" + text_table(table_rows(report)) + "\n\n")
+    if report["problems"]:
+        sys.stdout.write("PROBLEMS:\n" + "\n".join(f"  {p}" for p in report["problems"]) + "\n")
+    sys.stdout.write(f"Written {path} and {path.with_suffix('.json')}\n")
+    shutil.rmtree(workdir, ignore_errors=True)
+    return 1 if report["problems"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

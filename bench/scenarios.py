@@ -1,0 +1,183 @@
+"""The scenarios of `make bench`: each one turns the bench database into a list of HTTP requests.
+
+A scenario is data (name, what it means, how to build its requests, which server settings it
+needs), so the list grows by appending: queued mode (M2) adds book-spread and book-hot again with
+`server_env={"BOOKING_MODE": "queued"}` and the runner starts a second server for them.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+
+from bench.fixture import random_users, spread_pairs
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str = ""
+
+    def line(self) -> str:
+        """One line of the request file that bench/wrk/requests.lua and bench/loadgen.py read."""
+        headers = "|".join(f"{name}: {value}" for name, value in self.headers.items())
+        return f"{self.method}\t{self.path}\t{headers}\t{self.body}"
+
+
+@dataclass
+class Context:
+    conn: psycopg.Connection
+    rng: random.Random
+    duration: float
+    staff_token: str
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    build: Callable[[Context, int], list[Request]]
+    writes: bool = False  # reset the benchmark's bookings before it, check invariants after
+    server_env: dict[str, str] = field(default_factory=dict)
+    check: Callable[[dict[str, int]], str] | None = None  # statuses -> problem ("" when fine)
+
+
+def _as_user(user_id: str) -> dict[str, str]:
+    # x-user-id, the original's way to authenticate (SPEC §1.8): one query, like a token lookup.
+    return {"x-user-id": user_id}
+
+
+def _booking(user_id: str, slot_id: str) -> Request:
+    return Request(
+        "POST",
+        "/api/bookings",
+        {**_as_user(user_id), "Content-Type": "application/json"},
+        json.dumps({"slotId": slot_id}),
+    )
+
+
+# Enough distinct pairs that no connection runs out within the run, even at 5,000 req/s.
+SPREAD_RATE_CEILING = 5_000
+
+
+def build_book_spread(ctx: Context, connections: int) -> list[Request]:
+    pairs = spread_pairs(ctx.conn, limit=int(ctx.duration * SPREAD_RATE_CEILING), rng=ctx.rng)
+    return [_booking(user, slot) for user, slot in pairs]
+
+
+def build_book_hot(ctx: Context, connections: int) -> list[Request]:
+    row = ctx.conn.execute(
+        """SELECT id::text, host_id::text FROM slots
+           WHERE status = 'AVAILABLE' AND start_time > now() + interval '1 day'
+           ORDER BY random() LIMIT 1"""
+    ).fetchone()
+    if row is None:
+        raise SystemExit("book-hot: no free slot left; run with BENCH_RESEED=1")
+    slot_id, host_id = row
+    guests = [u for u in random_users(ctx.conn, 5_000, ctx.rng) if u != host_id]
+    return [_booking(user, slot_id) for user in guests]
+
+
+def check_book_hot(statuses: dict[str, int]) -> str:
+    others = {s: n for s, n in statuses.items() if s not in ("201", "409")}
+    if statuses.get("201", 0) != 1 or others:
+        return f"expected exactly one 201 and only 409s, got {statuses}"
+    return ""
+
+
+def check_no_errors(statuses: dict[str, int]) -> str:
+    bad = {s: n for s, n in statuses.items() if not s.startswith("2")}
+    return f"non-2xx answers: {bad}" if bad else ""
+
+
+def check_book_spread(statuses: dict[str, int]) -> str:
+    bad = {s: n for s, n in statuses.items() if s not in ("201", "409")}
+    return f"unexpected answers: {bad}" if bad else ""
+
+
+def build_get_slot(ctx: Context, connections: int) -> list[Request]:
+    # Future and past slots alike; each request by some user (rarely the slot's host).
+    slots = [
+        row[0] for row in ctx.conn.execute("SELECT id::text FROM slots TABLESAMPLE SYSTEM (10)")
+    ]
+    slots = ctx.rng.sample(slots, min(20_000, len(slots)))
+    users = random_users(ctx.conn, len(slots), ctx.rng)
+    return [
+        Request("GET", f"/api/slots/{slot}", _as_user(users[i % len(users)]))
+        for i, slot in enumerate(slots)
+    ]
+
+
+def _utc_day(days_from_today: int) -> datetime:
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return today + timedelta(days=days_from_today)
+
+
+def build_list_slots(ctx: Context, connections: int) -> list[Request]:
+    # A guest browsing free slots one day at a time (about 1,800 per day), pages 1 to 5 of 20.
+    users = random_users(ctx.conn, 5_000, ctx.rng)
+    requests = []
+    for i, user in enumerate(users):
+        day = _utc_day(1 + ctx.rng.randrange(50))
+        start = day.strftime("%Y-%m-%dT%H:%M:%SZ")
+        end = (day + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        page = 1 + i % 5
+        path = f"/api/slots?startDate={start}&endDate={end}&status=AVAILABLE&page={page}&limit=20"
+        requests.append(Request("GET", path, _as_user(user)))
+    return requests
+
+
+ANALYTICS_DAYS = 30
+
+
+def build_analytics(ctx: Context, connections: int) -> list[Request]:
+    # The dashboard's question: the last 30 whole days, which the seeded history fills.
+    start = _utc_day(-ANALYTICS_DAYS).date().isoformat()
+    end = _utc_day(-1).date().isoformat()
+    headers = {"Authorization": f"Bearer {ctx.staff_token}"}
+    return [Request("GET", f"/api/admin/analytics?start_date={start}&end_date={end}", headers)]
+
+
+SCENARIOS: list[Scenario] = [
+    Scenario(
+        "book-spread",
+        "POST /api/bookings: every request books a different free slot as a different user "
+        "(the success path: 201)",
+        build_book_spread,
+        writes=True,
+        check=check_book_spread,
+    ),
+    Scenario(
+        "book-hot",
+        "POST /api/bookings: every connection books the same slot (one 201, then the 409 "
+        "fast path)",
+        build_book_hot,
+        writes=True,
+        check=check_book_hot,
+    ),
+    Scenario(
+        "get-slot",
+        "GET /api/slots/{id} of random future and past slots",
+        build_get_slot,
+        check=check_no_errors,
+    ),
+    Scenario(
+        "list-slots",
+        "GET /api/slots: one day's AVAILABLE slots, pages 1-5 of 20",
+        build_list_slots,
+        check=check_no_errors,
+    ),
+    Scenario(
+        "analytics",
+        f"GET /api/admin/analytics over the last {ANALYTICS_DAYS} days (staff token)",
+        build_analytics,
+        check=check_no_errors,
+    ),
+]

@@ -1,0 +1,94 @@
+-- Benchmark fixture data for the database `make bench` owns (slotbooking_bench); never the dev one.
+--
+-- Bulk SQL, not the services: the fixture is 10k users, 230k slots and 120k bookings, which the
+-- services would take minutes to write one transaction at a time. It still goes through every
+-- constraint, and bookings are inserted with the trigger bookings_sync_slot enabled, so
+-- slots.booked_count and slots.status are set by the same code as in production. Python replaces
+-- the {placeholders} with integers (bench/run.py, SeedConfig) before running this file.
+--
+-- Shape, for {users} users of whom the first {hosts} are hosts:
+--   * each host has {future_per_host} future slots (2 a day, 1 h long, from tomorrow on) and
+--     {past_per_host} past slots (1 every 1.5 days, going back about {past_per_host}*1.5 days);
+--   * past slots: 80% have a CONFIRMED booking, 10% a CANCELLED one, 10% none;
+--   * future slots: 10% are booked, spread so that no guest has more than 2 active bookings and
+--     never two with one host (MAX_ACTIVE_BOOKINGS and the per-host limit hold);
+--   * booking created_at: hours to two weeks before the slot, so analytics has a daily history.
+
+-- Every instant in milliseconds, like the application writes them (SPEC §1.6).
+CREATE TEMP TABLE bench_clock AS SELECT date_trunc('day', now()) AS today;
+
+CREATE TABLE bench_users (n integer PRIMARY KEY, id uuid NOT NULL UNIQUE, is_host boolean NOT NULL);
+INSERT INTO bench_users (n, id, is_host)
+SELECT n, gen_random_uuid(), n <= {hosts} FROM generate_series(1, {users}) AS n;
+
+INSERT INTO users (id, password, last_login, is_superuser, created_at, updated_at, email, name,
+                   roles, timezone, is_staff, is_active)
+SELECT bu.id, '!bench-unusable-password', NULL, false,
+       c.today - interval '400 days' + bu.n * interval '1 second',
+       c.today - interval '400 days' + bu.n * interval '1 second',
+       format('bench-user-%s@bench.example', lpad(bu.n::text, 6, '0')),
+       format('Bench %s %s', CASE WHEN bu.is_host THEN 'Host' ELSE 'Guest' END, bu.n),
+       CASE WHEN bu.is_host THEN ARRAY['HOST', 'GUEST']::varchar(5)[] ELSE ARRAY['GUEST']::varchar(5)[] END,
+       'UTC', false, true
+FROM bench_users bu CROSS JOIN bench_clock c;
+
+-- Slots. `k` numbers a host's slots; start times are distinct per host and 1 h long, so
+-- slots_no_overlap never fires. Future: day 1 + k/2, at 08-11 h or 12-15 h. Past: day -(1 + 3k/2).
+CREATE TEMP TABLE bench_slots AS
+SELECT gen_random_uuid() AS id, h.id AS host_id, h.n AS host_n, k, true AS future,
+       c.today + (1 + k / 2) * interval '1 day' + (8 + (k % 2) * 4 + h.n % 4) * interval '1 hour'
+           AS start_time
+FROM bench_users h CROSS JOIN generate_series(0, {future_per_host} - 1) AS k CROSS JOIN bench_clock c
+WHERE h.is_host
+UNION ALL
+SELECT gen_random_uuid(), h.id, h.n, k, false,
+       c.today - (1 + (3 * k) / 2) * interval '1 day' + (9 + h.n % 8) * interval '1 hour'
+FROM bench_users h CROSS JOIN generate_series(0, {past_per_host} - 1) AS k CROSS JOIN bench_clock c
+WHERE h.is_host;
+
+INSERT INTO slots (id, created_at, updated_at, start_time, end_time, capacity, booked_count,
+                   status, host_id)
+SELECT id, start_time - interval '30 days', start_time - interval '30 days', start_time,
+       start_time + interval '1 hour', 1, 0, 'AVAILABLE', host_id
+FROM bench_slots;
+
+-- Bookings. Guests are the users after the hosts: a host never books its own slot.
+-- Past: the guest is a hash of (host, k); limits only count future slots, so any guest will do.
+INSERT INTO bookings (id, created_at, updated_at, status, cancelled_at, slot_id, user_id)
+SELECT gen_random_uuid(), b.created_at,
+       CASE WHEN b.cancelled THEN b.created_at + interval '1 hour' ELSE b.created_at END,
+       CASE WHEN b.cancelled THEN 'CANCELLED' ELSE 'CONFIRMED' END,
+       CASE WHEN b.cancelled THEN b.created_at + interval '1 hour' END,
+       b.slot_id, g.id
+FROM (
+    SELECT s.id AS slot_id,
+           s.start_time - (2 + (s.host_n * 13 + s.k * 29) % 336) * interval '1 hour' AS created_at,
+           (s.host_n * {past_per_host} + s.k) % 10 = 0 AS cancelled,
+           {hosts} + 1 + (s.host_n * 7919 + s.k * 104729) % ({users} - {hosts}) AS guest_n
+    FROM bench_slots s
+    WHERE NOT s.future AND (s.host_n * {past_per_host} + s.k) % 10 <> 9
+) AS b
+JOIN bench_users g ON g.n = b.guest_n;
+
+-- Future: the j-th booked slot (ordered by host, then k) goes to guest j mod guests. One host's
+-- booked slots are consecutive j, so they go to distinct guests (per-host limit); every guest
+-- gets at most ceil(booked / guests) active bookings, 2 with the default sizes.
+INSERT INTO bookings (id, created_at, updated_at, status, cancelled_at, slot_id, user_id)
+SELECT gen_random_uuid(), b.created_at, b.created_at, 'CONFIRMED', NULL, b.slot_id, g.id
+FROM (
+    SELECT s.id AS slot_id,
+           c.today - (1 + (row_number() OVER (ORDER BY s.host_n, s.k)) % 20) * interval '1 day'
+               + interval '10 hours' AS created_at,
+           {hosts} + 1 + (row_number() OVER (ORDER BY s.host_n, s.k) - 1) % ({users} - {hosts})
+               AS guest_n
+    FROM bench_slots s CROSS JOIN bench_clock c
+    WHERE s.future AND s.k % 10 = 3
+) AS b
+JOIN bench_users g ON g.n = b.guest_n;
+
+-- The marker `make bench` looks for: present means "seeded, reuse me" (BENCH_RESEED=1 rebuilds).
+-- Bookings created after seeded_at are the benchmark's own, and are deleted between runs.
+CREATE TABLE bench_meta (key text PRIMARY KEY, value text NOT NULL);
+INSERT INTO bench_meta (key, value) VALUES
+    ('seeded_at', date_trunc('milliseconds', clock_timestamp())::text),
+    ('config', '{config_json}');
