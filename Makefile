@@ -64,21 +64,20 @@ run: migrate static  ## serve the API and the admin on PORT (default 3000) with 
 	@echo
 	exec $(VENV)/bin/gunicorn slotbooking.wsgi --bind $(HOST):$(PORT) --workers $(WEB_CONCURRENCY) --log-level warning
 
-test: db redis  ## run the whole suite against real PostgreSQL and Redis
+test: db redis chromium  ## run the whole suite against real PostgreSQL and Redis
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-# make bench (bench/README.md): bench/run.py reads the BENCH_* knobs from the environment.
-# wrk is the load generator (C, event loop: a few % of a core at 5k req/s, so it never hides
-# the server's limit); when it can't be installed, bench/loadgen.py (Python) stands in for it.
-BENCH_DB ?= slotbooking_bench
-export BENCH_DB
+# The dashboard's browser test drives Debian's Chromium through chromedriver (Selenium): both
+# come from the OS packages, never downloaded by a tool at run time.
+.PHONY: chromium screenshots
+chromium:  ## install chromium and chromedriver from the OS packages when missing
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium chromium-driver; \
+		else sudo -n apt-get update -qq && sudo -n apt-get install -y -qq chromium chromium-driver; fi; }
 
-bench: migrate static  ## seed slotbooking_bench, load gunicorn with wrk beside pgbench (BENCH_RESEED=1)
-	@command -v wrk >/dev/null || { command -v apt-get >/dev/null && \
-		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk; \
-		else sudo -n apt-get update -qq && sudo -n apt-get install -y -qq wrk; fi; } \
-		|| echo "wrk could not be installed: bench/loadgen.py (Python) drives the load instead"
-	$(PY) -m bench.run
+screenshots: db chromium  ## PNGs of the dashboard and changelists into docs/screenshots/
+	SLOTBOOKING_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(VENV)/bin/pytest -q \
+		analytics/tests/test_dashboard.py -k headless_chromium
 
 lint: venv  ## ruff, formatting and mypy
 	$(VENV)/bin/ruff check .

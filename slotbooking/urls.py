@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import path, re_path
 
 from accounts.views import CurrentUserViewSet, UserDetailViewSet, UserViewSet
+from analytics.dashboard import analytics_dashboard
 from analytics.views import AnalyticsViewSet
 from bookings.views import BookingDetailViewSet, BookingHistoryViewSet, BookingViewSet
 from slotbooking.api import api_route
@@ -59,6 +60,8 @@ urlpatterns = [
     re_path(r"^api/schema/?$", SchemaView.as_view(), name="schema"),
     re_path(r"^docs/json/?$", SchemaJsonView.as_view(), name="schema-json"),
     re_path(r"^(?:api/)?docs/?$", DocsView.as_view(url_name="schema"), name="docs"),
+    # The analytics dashboard (SPEC §10.2): an admin page, staff only through admin_view.
+    path("admin/analytics/", admin.site.admin_view(analytics_dashboard), name="admin-analytics"),
     path("admin/", admin.site.urls),
     # Anything else: the JSON 404 envelope, whatever DEBUG says.
     re_path(r"^", endpoint_not_found),
