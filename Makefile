@@ -79,6 +79,19 @@ screenshots: db chromium  ## PNGs of the dashboard and changelists into docs/scr
 	SLOTBOOKING_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(VENV)/bin/pytest -q \
 		analytics/tests/test_dashboard.py -k headless_chromium
 
+# make bench (bench/README.md): bench/run.py reads the BENCH_* knobs from the environment.
+# wrk is the load generator (C, event loop: a few % of a core at 5k req/s, so it never hides
+# the server's limit); when it can't be installed, bench/loadgen.py (Python) stands in for it.
+BENCH_DB ?= slotbooking_bench
+export BENCH_DB
+
+bench: migrate static  ## seed slotbooking_bench, load gunicorn with wrk beside pgbench (BENCH_RESEED=1)
+	@command -v wrk >/dev/null || { command -v apt-get >/dev/null && \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk; \
+		else sudo -n apt-get update -qq && sudo -n apt-get install -y -qq wrk; fi; } \
+		|| echo "wrk could not be installed: bench/loadgen.py (Python) drives the load instead"
+	$(PY) -m bench.run
+
 lint: venv  ## ruff, formatting and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

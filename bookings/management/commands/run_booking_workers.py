@@ -1,0 +1,126 @@
+"""manage.py run_booking_workers: one Celery worker per booking partition (SPEC §7.3, §11.2).
+
+First come, first served needs each partition queue `bookings.<p>` to be consumed by exactly one
+process, one task at a time, in queue order: concurrency 1, prefetch 1, late ack, solo pool. This
+command starts those workers as child processes, restarts one that dies, and stops them all on
+SIGINT/SIGTERM (warm shutdown: a running task finishes first).
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from types import FrameType
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+from bookings.dispatch import booking_queue_enabled, booking_queue_name
+
+RESTART_DELAY_SECONDS = 1.0
+STOP_TIMEOUT_SECONDS = 30
+
+
+def worker_command(partition: int, *, loglevel: str = "info") -> list[str]:
+    """The worker of one partition; `-n bookings-<p>@%h` names it for `celery inspect`."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "slotbooking",
+        "worker",
+        "-Q",
+        booking_queue_name(partition),
+        "-c",
+        "1",
+        "--prefetch-multiplier",
+        "1",
+        "-P",
+        "solo",
+        "-n",
+        f"bookings-{partition}@%h",
+        # No gossip or mingle: a partition's worker needs no peers, and starts faster alone.
+        "--without-gossip",
+        "--without-mingle",
+        "--loglevel",
+        loglevel,
+    ]
+
+
+def default_worker_command(*, loglevel: str = "info") -> list[str]:
+    """The worker of the `default` queue with the beat scheduler (hourly cleanup)."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "slotbooking",
+        "worker",
+        "-Q",
+        "default",
+        "-B",
+        "-n",
+        "default@%h",
+        "--loglevel",
+        loglevel,
+    ]
+
+
+class Command(BaseCommand):
+    help = "Start one booking worker per partition (BOOKING_QUEUE_PARTITIONS) and supervise them."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--if-queued",
+            action="store_true",
+            help="do nothing unless BOOKING_MODE is queued (for `make run`)",
+        )
+        parser.add_argument(
+            "--with-beat",
+            action="store_true",
+            help="also run a worker for the default queue with beat (hourly idempotency cleanup)",
+        )
+        parser.add_argument("--loglevel", default="info")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["if_queued"] and not booking_queue_enabled():
+            self.stdout.write("BOOKING_MODE is sync: no booking workers needed.")
+            return
+        commands = {
+            f"bookings.{p}": worker_command(p, loglevel=options["loglevel"])
+            for p in range(settings.BOOKING_QUEUE_PARTITIONS)
+        }
+        if options["with_beat"]:
+            commands["default"] = default_worker_command(loglevel=options["loglevel"])
+        processes = {name: subprocess.Popen(command) for name, command in commands.items()}  # noqa: S603
+        self.stdout.write(f"Started {len(processes)} workers: {', '.join(processes)}")
+        stopping = False
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        while not stopping:
+            time.sleep(0.5)
+            for name, process in processes.items():
+                if process.poll() is not None and not stopping:
+                    # Exactly one consumer per partition: restart the dead one, never add one.
+                    self.stderr.write(f"worker {name} exited ({process.returncode}); restarting")
+                    time.sleep(RESTART_DELAY_SECONDS)
+                    processes[name] = subprocess.Popen(commands[name])  # noqa: S603
+        for process in processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+        for process in processes.values():
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.stdout.write("Booking workers stopped.")

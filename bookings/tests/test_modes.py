@@ -1,0 +1,218 @@
+"""The booking scenarios of SPEC §14, run in sync AND queued mode (real Redis, real workers):
+the same requests must get the same answers, so the two modes cannot drift apart (SPEC §7.1)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from accounts.tests.factories import HostFactory, UserFactory
+from bookings.models import Booking, BookingEvent, BookingStatus
+from bookings.services import booking_cancel, booking_create
+from bookings.tests.invariants import assert_booking_invariants
+from slotbooking.instants import now_ms
+from slotbooking.tests.concurrency import http_call, run_at_once
+from slots.models import Slot, SlotStatus
+from slots.tests.factories import SlotFactory
+
+# transaction=True: the workers are other processes and see committed rows only.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BOOKING_KEYS = ["id", "slotId", "userId", "status", "cancelledAt", "slot", "createdAt", "updatedAt"]
+
+
+def book(api, user, slot_id, **extra):
+    return api.as_user(user).post_json("/api/bookings", {"slotId": str(slot_id)}, **extra)
+
+
+def assert_error(response, status, code, reason, message):
+    assert response.status_code == status, response.content
+    assert response.json() == {
+        "success": False,
+        "error": {"code": code, "reason": reason, "message": message},
+    }
+
+
+def test_a_guest_booking_a_slot_gets_201_with_the_booked_slot(api, guest, booking_mode):
+    slot = SlotFactory.create()
+
+    response = book(api, guest, slot.pk)
+
+    assert response.status_code == 201, response.content
+    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
+    body = response.json()
+    assert list(body) == ["success", "data"]
+    assert list(body["data"]) == BOOKING_KEYS
+    assert body["data"]["status"] == "CONFIRMED"
+    assert body["data"]["slot"]["status"] == "BOOKED"
+    booking = Booking.objects.get(slot=slot)
+    assert body["data"]["id"] == str(booking.pk)
+    event = BookingEvent.objects.get(booking=booking)
+    assert event.source == ("worker" if booking_mode == "queued" else "api")
+    assert event.actor_id == guest.pk
+
+
+def test_one_job_books_and_a_second_job_for_the_slot_gets_409(api, booking_mode):
+    slot = SlotFactory.create()
+    first, second = UserFactory.create_batch(2)
+
+    one = book(api, first, slot.pk)
+    two = book(api, second, slot.pk)
+
+    assert one.status_code == 201
+    assert_error(two, 409, "CONFLICT", "SLOT_NOT_AVAILABLE", "Slot is no longer available")
+    assert Booking.objects.filter(slot=slot).count() == 1
+
+
+def test_booking_an_unknown_slot_answers_404(api, guest, booking_mode):
+    response = book(api, guest, "00000000-0000-4000-8000-000000000000")
+
+    assert_error(response, 404, "NOT_FOUND", "SLOT_NOT_FOUND", "Slot not found")
+
+
+def test_booking_with_an_invalid_slot_id_answers_400_validation(api, guest, booking_mode):
+    response = api.as_user(guest).post_json("/api/bookings", {"slotId": "nope"})
+
+    assert response.status_code == 400
+    assert response.json()["error"]["details"] == [{"path": "slotId", "message": "Invalid slot ID"}]
+
+
+def test_a_host_booking_their_own_slot_answers_400_under_the_locks(api, host, booking_mode):
+    slot = SlotFactory.create(host=host)
+
+    response = book(api, host, slot.pk)
+
+    assert_error(response, 400, "BAD_REQUEST", "BOOKING_OWN_SLOT", "You cannot book your own slot")
+    assert not Booking.objects.exists()
+
+
+def test_booking_a_slot_that_has_started_answers_400_slot_in_past(api, guest, booking_mode):
+    start = now_ms() - timedelta(minutes=10)
+    slot = SlotFactory.create(start_time=start, end_time=start + timedelta(hours=1))
+
+    response = book(api, guest, slot.pk)
+
+    assert_error(response, 400, "BAD_REQUEST", "SLOT_IN_PAST", "Cannot book a slot in the past")
+
+
+def test_a_sixth_active_booking_answers_409_max_active_bookings(api, guest, booking_mode):
+    for slot in SlotFactory.create_batch(5):  # five slots of five hosts
+        booking_create(user_id=guest.pk, slot_id=slot.pk)
+
+    response = book(api, guest, SlotFactory.create().pk)
+
+    assert_error(
+        response,
+        409,
+        "CONFLICT",
+        "MAX_ACTIVE_BOOKINGS",
+        "You have reached the maximum of 5 active bookings",
+    )
+
+
+def test_a_second_active_booking_with_one_host_answers_409(api, guest, booking_mode):
+    host = HostFactory.create()
+    first, second = SlotFactory.create_batch(2, host=host)
+    booking_create(user_id=guest.pk, slot_id=first.pk)
+
+    response = book(api, guest, second.pk)
+
+    assert_error(
+        response,
+        409,
+        "CONFLICT",
+        "HOST_ALREADY_BOOKED",
+        "You already have an active booking with this host",
+    )
+
+
+def test_a_slot_can_be_booked_again_after_its_booking_was_cancelled(api, guest, booking_mode):
+    slot = SlotFactory.create()
+    other = UserFactory.create()
+    booking = booking_create(user_id=other.pk, slot_id=slot.pk)
+    booking_cancel(booking_id=booking.pk, actor_id=other.pk)
+
+    response = book(api, guest, slot.pk)
+
+    assert response.status_code == 201, response.content
+    statuses = sorted(Booking.objects.filter(slot=slot).values_list("status", flat=True))
+    assert statuses == [BookingStatus.CANCELLED, BookingStatus.CONFIRMED]
+
+
+def test_a_replay_with_the_key_sends_the_same_bytes(api, guest, booking_mode):
+    slot = SlotFactory.create()
+
+    first = book(api, guest, slot.pk, HTTP_IDEMPOTENCY_KEY="k-1")
+    second = book(api, guest, slot.pk, HTTP_IDEMPOTENCY_KEY="k-1")
+    other_body = book(api, guest, SlotFactory.create().pk, HTTP_IDEMPOTENCY_KEY="k-1")
+
+    assert first.status_code == 201, first.content
+    assert second.content == first.content
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert other_body.status_code == 422
+    assert Booking.objects.count() == 1
+
+
+def test_a_stored_4xx_is_replayed_in_both_modes(api, host, booking_mode):
+    slot = SlotFactory.create(host=host)
+
+    first = book(api, host, slot.pk, HTTP_IDEMPOTENCY_KEY="own")
+    second = book(api, host, slot.pk, HTTP_IDEMPOTENCY_KEY="own")
+
+    assert first.status_code == 400
+    assert second.content == first.content
+    assert second.headers["Idempotent-Replayed"] == "true"
+
+
+# The original's queue cases, through real HTTP (live server) ------------------------------------
+def book_over_http(live_server, user, slot_id):
+    return lambda: http_call(
+        "POST", f"{live_server.url}/api/bookings", user_id=user.pk, body={"slotId": str(slot_id)}
+    )
+
+
+def test_twenty_users_on_one_slot_get_one_success_and_nineteen_conflicts(live_server, booking_mode):
+    slot = SlotFactory.create()
+    users = UserFactory.create_batch(20)
+
+    attempts = run_at_once([book_over_http(live_server, u, slot.pk) for u in users], connect=False)
+
+    answers = [a.result for a in attempts]
+    assert all(a.error is None for a in attempts), [a.error for a in attempts]
+    assert sorted(a.status for a in answers) == [201] + [409] * 19
+    assert {a.reason for a in answers if a.status == 409} == {"SLOT_NOT_AVAILABLE"}
+    assert Booking.objects.filter(slot=slot).count() == 1
+    assert Slot.objects.get(pk=slot.pk).status == SlotStatus.BOOKED
+    assert_booking_invariants()
+
+
+def test_twenty_five_users_round_robin_on_five_slots_get_exactly_five(live_server, booking_mode):
+    host = HostFactory.create()
+    slots = SlotFactory.create_batch(5, host=host)
+    users = UserFactory.create_batch(25)
+
+    attempts = run_at_once(
+        [book_over_http(live_server, u, slots[i % 5].pk) for i, u in enumerate(users)],
+        connect=False,
+    )
+
+    statuses = sorted(a.result.status for a in attempts)
+    assert statuses == [201] * 5 + [409] * 20
+    assert {a.result.reason for a in attempts if a.result.status == 409} == {"SLOT_NOT_AVAILABLE"}
+    for slot in slots:
+        assert Booking.objects.filter(slot=slot).count() == 1
+    assert_booking_invariants()
+
+
+def test_thirty_concurrent_requests_on_one_slot_book_it_once(live_server, booking_mode):
+    slot = SlotFactory.create()
+    users = UserFactory.create_batch(30)
+
+    attempts = run_at_once([book_over_http(live_server, u, slot.pk) for u in users], connect=False)
+
+    assert all(a.error is None for a in attempts), [repr(a.error) for a in attempts if a.error]
+    assert [a.result.status for a in attempts].count(201) == 1
+    assert {a.result.reason for a in attempts if a.result.status != 201} == {"SLOT_NOT_AVAILABLE"}
+    assert Booking.objects.filter(slot=slot, status=BookingStatus.CONFIRMED).count() == 1
+    assert_booking_invariants()
