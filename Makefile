@@ -54,7 +54,7 @@ static: venv
 seed: migrate  ## load the demo data (idempotent) and print the demo users' tokens
 	@$(MANAGE) seed_demo --tokens
 
-run: migrate static  ## serve the API and the admin on PORT (default 3000) with gunicorn
+run: migrate static redis  ## serve the API and admin on PORT; BOOKING_MODE=queued adds the workers
 	@$(MANAGE) seed_demo --tokens
 	@echo
 	@echo "API:     http://$(HOST):$(PORT)/api"
@@ -62,7 +62,13 @@ run: migrate static  ## serve the API and the admin on PORT (default 3000) with 
 	@echo "Admin:   http://$(HOST):$(PORT)/admin/  (create a login: $(MANAGE) create_staff --email you@example.com --name You --superuser --password-from-env ADMIN_PASSWORD)"
 	@echo "Stop with Ctrl-C; the embedded database keeps running for the next run (make db-stop)."
 	@echo
-	exec $(VENV)/bin/gunicorn slotbooking.wsgi --bind $(HOST):$(PORT) --workers $(WEB_CONCURRENCY) --log-level warning
+	@# Queued mode: the booking workers run beside gunicorn and stop with it (SPEC §11.2).
+	@$(MANAGE) run_booking_workers --if-queued --loglevel warning & workers=$$!; \
+	trap 'kill $$workers 2>/dev/null; wait $$workers' EXIT; \
+	$(VENV)/bin/gunicorn slotbooking.wsgi --bind $(HOST):$(PORT) --workers $(WEB_CONCURRENCY) --log-level warning
+
+worker: migrate redis  ## the booking workers alone: one per partition, plus cleanup (beat)
+	exec $(MANAGE) run_booking_workers --with-beat
 
 test: db redis chromium  ## run the whole suite against real PostgreSQL and Redis
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
