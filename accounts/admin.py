@@ -83,7 +83,7 @@ class UserAdmin(ServiceAdmin):
     # Deleting: Django's own page lists the slots and bookings that PROTECT keeps, and refuses
     # (SPEC §2.6); deactivate such users instead.
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fields = ["email", "name", "roles", "timezone", "is_staff", "is_active"]
         return fields if obj is None else ["id", *fields, "last_login", "created_at", "updated_at"]
 

@@ -18,6 +18,7 @@ from bookings.export import booking_csv_lines
 from bookings.models import Booking, BookingEvent, EventSource
 from bookings.services import booking_cancel, booking_create
 from slotbooking.admin_kit import ReadOnlyAdmin, ReadOnlyInline, ServiceAdmin, ServiceModelForm
+from slotbooking.fields import parse_uuid
 from slotbooking.instants import now_ms
 
 
@@ -30,8 +31,9 @@ class HostFilter(admin.SimpleListFilter):
         return [(str(host.pk), f"{host.name} <{host.email}>") for host in hosts]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Booking]) -> QuerySet[Booking]:
-        if self.value():
-            return queryset.filter(slot__host_id=self.value())
+        host_id = parse_uuid(self.value())
+        if host_id is not None:
+            return queryset.filter(slot__host_id=host_id)
         return queryset
 
 
@@ -118,7 +120,7 @@ class BookingAdmin(ServiceAdmin):
         kwargs["form"] = BookingViewForm if obj is not None else BookingAddForm
         return super().get_form(request, obj, change=change, **kwargs)
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
             return ["user", "slot"]
         return ["id", "user", "slot", "status", "created_at", "cancelled_at", "updated_at"]

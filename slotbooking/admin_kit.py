@@ -28,7 +28,7 @@ def error_text(exc: DomainError) -> str:
     return f"{exc.message}: {'; '.join(parts)}" if parts else exc.message
 
 
-class ServiceModelForm(forms.ModelForm):  # type: ignore[type-arg]
+class ServiceModelForm(forms.ModelForm[Any]):
     """A ModelForm whose `call_service()` writes; set by the ModelAdmin with the request.
 
     `field_paths` maps the paths of ValidationFailedError details to form fields, so a rule the
@@ -69,11 +69,11 @@ class ServiceModelForm(forms.ModelForm):  # type: ignore[type-arg]
         pass
 
     def save(self, commit: bool = True) -> Any:
-        self.save_m2m = lambda: None  # type: ignore[attr-defined]
+        self.save_m2m = lambda: None  # type: ignore[method-assign]
         return self.instance
 
 
-class ServiceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ServiceAdmin(admin.ModelAdmin[Any]):
     """A ModelAdmin whose add/change forms write through services (see ServiceModelForm)."""
 
     uuid_search_fields: Sequence[str] = ("id",)
@@ -92,7 +92,7 @@ class ServiceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
         # No request-wide atomic(): each service opens its own durable transaction.
-        return self._changeform_view(request, object_id, form_url, extra_context)
+        return self._changeform_view(request, object_id, form_url, extra_context)  # type: ignore[attr-defined]
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         """The form's service call has written already."""
@@ -130,8 +130,8 @@ class ServiceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 failed.append((item, exc))
             else:
                 done.append(item)
-        for item, exc in failed:
-            self.message_user(request, f"{label(item)}: {error_text(exc)}", messages.ERROR)
+        for item, error in failed:
+            self.message_user(request, f"{label(item)}: {error_text(error)}", messages.ERROR)
         return done, failed
 
 
@@ -148,7 +148,7 @@ class ReadOnlyAdmin(ServiceAdmin):
         return False
 
 
-class ReadOnlyInline(admin.TabularInline):  # type: ignore[type-arg]
+class ReadOnlyInline(admin.TabularInline[Any, Any]):
     extra = 0
     max_num = 0
     can_delete = False

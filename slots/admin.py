@@ -191,7 +191,7 @@ class SlotAdmin(ServiceAdmin):
         kwargs["form"] = SlotChangeForm if obj is not None else SlotAddForm
         return super().get_form(request, obj, change=change, **kwargs)
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
             return ["host", "start_time", "end_time", "capacity"]
         return ["id", "host", "start_time", "end_time", "capacity", "status", "booked_count"]

@@ -44,8 +44,14 @@ def test_dashboard_is_for_staff_and_linked_from_the_admin_index(client):
 
 @pytest.mark.django_db
 def test_dashboard_shows_the_same_numbers_as_the_api(client, api):
-    for capacity in (1, 1, 2):
-        slot = SlotFactory.create(capacity=capacity)
+    start = now_ms().replace(second=0, microsecond=0) + timedelta(days=1)
+    for i, capacity in enumerate((1, 1, 2)):
+        # Explicit times: the factory's sequence may be days ahead late in a full run.
+        slot = SlotFactory.create(
+            capacity=capacity,
+            start_time=start + timedelta(hours=i),
+            end_time=start + timedelta(hours=i, minutes=30),
+        )
         booking_create(user_id=UserFactory.create().pk, slot_id=slot.pk)
     client, _ = staff_client(client)
     response = client.get(DASHBOARD)  # default: the last 30 days in UTC

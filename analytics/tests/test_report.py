@@ -29,7 +29,15 @@ def report(*args: str) -> str:
 @pytest.fixture
 def data():
     """Today: 3 bookings (1 cancelled) on slots of capacity 1, 2, 1; one cancelled slot."""
-    slots = [SlotFactory.create(capacity=c) for c in (1, 2, 1)]
+    start = now_ms().replace(second=0, microsecond=0) + timedelta(days=1)
+    slots = [
+        SlotFactory.create(
+            capacity=c,
+            start_time=start + timedelta(hours=i),
+            end_time=start + timedelta(hours=i, minutes=30),
+        )
+        for i, c in enumerate((1, 2, 1))
+    ]
     bookings = [booking_create(user_id=UserFactory.create().pk, slot_id=s.pk) for s in slots]
     booking_cancel(booking_id=bookings[2].pk, actor_id=None, staff_override=True, source="cli")
     gone = SlotFactory.create(capacity=5)
