@@ -7,10 +7,12 @@ A DomainError is an answer, not a task failure: it is stored in the idempotency 
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 from uuid import UUID
 
-from celery import shared_task
+from celery import Task, shared_task
+from django.db import transaction
 
 from bookings.idempotency import (
     ClaimLostError,
@@ -22,6 +24,13 @@ from bookings.idempotency import (
 from bookings.models import EventSource
 
 logger = logging.getLogger(__name__)
+
+
+def enqueue_after_commit(task: Task, *args: Any, queue: str = "default") -> None:
+    """Publish `task` once the current transaction commits, never if it rolls back: nobody
+    hears of a change that did not happen (SPEC §6.2). Outside a transaction: at once.
+    robust=True: a broker hiccup must not turn a committed change into a 500."""
+    transaction.on_commit(partial(task.apply_async, args=args, queue=queue), robust=True)
 
 
 def _reply(outcome: Outcome) -> dict[str, Any]:
