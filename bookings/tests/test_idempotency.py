@@ -54,7 +54,7 @@ def slot_body(hours: int) -> dict[str, str]:
     }
 
 
-# Replay ------------------------------------------------------------------------------------------
+# Replay -------------------------------------------------------------------------------------------
 def test_repeating_a_booking_with_its_key_replays_the_same_bytes_and_books_once(api, guest):
     slot = SlotFactory.create()
     api.as_user(guest)
@@ -205,7 +205,7 @@ def test_authentication_comes_before_the_key(api):
     assert not IdempotencyRecord.objects.exists()
 
 
-# What is not stored ------------------------------------------------------------------------------
+# What is not stored -------------------------------------------------------------------------------
 def test_a_validation_failure_releases_the_claim(api, guest):
     api.as_user(guest)
 
@@ -217,7 +217,7 @@ def test_a_validation_failure_releases_the_claim(api, guest):
     assert not IdempotencyRecord.objects.exists()
 
 
-# Scope and lifetime -----------------------------------------------------------------------------
+# Scope and lifetime -------------------------------------------------------------------------------
 def test_keys_are_scoped_per_user(api):
     slots = SlotFactory.create_batch(2)
     alice, bob = UserFactory.create_batch(2)
@@ -258,7 +258,7 @@ def test_cleanup_and_the_periodic_task_prune_expired_records_only(guest, setting
     assert not IdempotencyRecord.objects.exists()
 
 
-# Claims in flight --------------------------------------------------------------------------------
+# Claims in flight ---------------------------------------------------------------------------------
 def test_a_duplicate_while_the_first_is_in_progress_answers_409_with_retry_after(api, guest):
     slot = SlotFactory.create()
     fingerprint = request_fingerprint(
@@ -304,7 +304,7 @@ def test_an_abandoned_claim_is_taken_over_and_its_old_attempt_can_write_nothing(
     assert Booking.objects.count() == 1
 
 
-# DELETE /api/bookings/{id} and POST /api/slots --------------------------------------------------
+# DELETE /api/bookings/{id} and POST /api/slots ----------------------------------------------------
 def test_repeating_a_cancellation_with_its_key_replays_200_instead_of_409(api, guest):
     booking = booking_create(user_id=guest.pk, slot_id=SlotFactory.create().pk)
     api.as_user(guest)
@@ -369,7 +369,7 @@ def test_a_slot_creation_by_a_guest_is_stored_as_403_and_a_past_slot_is_not_stor
     assert list(IdempotencyRecord.objects.values_list("key", "response_status")) == [("k1", 403)]
 
 
-# Real concurrency -------------------------------------------------------------------------------
+# Real concurrency ---------------------------------------------------------------------------------
 @pytest.mark.django_db(transaction=True)
 def test_a_concurrent_duplicate_answers_409_in_progress_and_books_once(settings):
     settings.BOOKING_TEST_DELAY_BEFORE_WRITE = 1.0  # the first one holds its claim a while

@@ -165,7 +165,7 @@ def test_a_stored_4xx_is_replayed_in_both_modes(api, host, booking_mode):
     assert second.headers["Idempotent-Replayed"] == "true"
 
 
-# The original's queue cases, through real HTTP (live server) ------------------------------------
+# The original's queue cases, through real HTTP (live server) --------------------------------------
 def book_over_http(live_server, user, slot_id):
     return lambda: http_call(
         "POST", f"{live_server.url}/api/bookings", user_id=user.pk, body={"slotId": str(slot_id)}

@@ -87,7 +87,7 @@ def closed_port_url() -> str:
     return f"redis://127.0.0.1:{port}/5"  # nothing listens there any more
 
 
-# First come, first served --------------------------------------------------------------------------
+# First come, first served -------------------------------------------------------------------------
 def test_requests_accepted_in_order_a_b_c_for_one_place_are_decided_in_that_order(
     api, queued_mode, settings
 ):
@@ -116,7 +116,7 @@ def test_requests_accepted_in_order_a_b_c_for_one_place_are_decided_in_that_orde
     assert_booking_invariants()
 
 
-# Failures of SPEC §7.4 ---------------------------------------------------------------------------
+# Failures of SPEC §7.4 ----------------------------------------------------------------------------
 def test_an_unreachable_broker_answers_503_queue_unavailable_quickly_and_writes_nothing(
     api, guest, queued_mode, settings
 ):
@@ -280,7 +280,7 @@ def test_a_worker_killed_mid_task_books_exactly_once_after_redelivery(
     assert_booking_invariants()
 
 
-# Side effects after commit, health --------------------------------------------------------------
+# Side effects after commit, health ----------------------------------------------------------------
 def test_a_task_enqueued_inside_a_transaction_is_sent_only_after_commit(queued_mode, queue_redis):
     queue = "bookings.after-commit-test"  # no worker consumes it: the message stays to be seen
 
@@ -289,9 +289,13 @@ def test_a_task_enqueued_inside_a_transaction_is_sent_only_after_commit(queued_m
         assert queue_redis.llen(queue) == 0  # not while the transaction is open
     assert queue_redis.llen(queue) == 1
 
-    with pytest.raises(RuntimeError), transaction.atomic():
-        enqueue_after_commit(idempotency_prune_task, queue=queue)
-        raise RuntimeError("roll back")
+    def rolled_back() -> None:
+        with transaction.atomic():
+            enqueue_after_commit(idempotency_prune_task, queue=queue)
+            raise RuntimeError("roll back")
+
+    with pytest.raises(RuntimeError):
+        rolled_back()
     assert queue_redis.llen(queue) == 1  # a rolled-back transaction sends nothing
     queue_redis.delete(queue)
 
