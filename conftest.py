@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
+from django_stubs_ext import StrOrPromise
 from rest_framework.test import APIClient
 
 from accounts.models import User
@@ -27,12 +28,28 @@ class Api(APIClient):
     def generic(
         self,
         method: str,
-        path: str,
+        path: StrOrPromise,
         data: Any = "",
         content_type: str | None = "application/json",
+        secure: bool = False,
+        *,
+        headers: Mapping[str, Any] | None = None,
+        query_params: Mapping[Any, Any] | None = None,
         **extra: Any,
-    ):  # type: ignore[override]
-        return super().generic(method, path, data, content_type, **extra)
+    ) -> Any:
+        # The signature of Django's RequestFactory.generic (a superset of DRF's), so the override
+        # is compatible with both. DRF's stub types content_type as str, but its generic() accepts
+        # None (it then sets no CONTENT_TYPE), and returns the response, not a Request.
+        return super().generic(
+            method,
+            path,
+            data,
+            content_type,  # type: ignore[arg-type]
+            secure,
+            headers=headers,
+            query_params=query_params,
+            **extra,
+        )
 
     def post_json(self, path: str, body: Any, **extra: Any):
         import json

@@ -50,11 +50,12 @@ class RolesField(ContractField):
             except serializers.ValidationError as exc:
                 failures[index] = str(exc.detail[0])  # type: ignore[index]
         if failures:
-            raise serializers.ValidationError(failures)
+            # DRF accepts any mapping key (here the list index); its stub wants str keys only.
+            raise serializers.ValidationError(failures)  # type: ignore[arg-type]
         return list(dict.fromkeys(data))
 
 
-class UserCreateIn(serializers.Serializer):  # type: ignore[type-arg]
+class UserCreateIn(serializers.Serializer):
     email = EmailField()
     name = StringField(
         trim=True,
@@ -67,7 +68,7 @@ class UserCreateIn(serializers.Serializer):  # type: ignore[type-arg]
     timezone = TimeZoneField(required=False, default="UTC")
 
 
-class UserPublicOut(serializers.Serializer):  # type: ignore[type-arg]
+class UserPublicOut(serializers.Serializer):
     id = serializers.UUIDField()
     name = serializers.CharField()
     roles = serializers.ListField(child=serializers.CharField())
@@ -95,6 +96,6 @@ class UserCreatedOut(UserOut):
         return {**UserOut(user).data, "apiToken": token}
 
 
-class ApiTokenOut(serializers.Serializer):  # type: ignore[type-arg]
+class ApiTokenOut(serializers.Serializer):
     apiToken = serializers.CharField(source="token")
     createdAt = InstantField(source="api_token.created_at")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -39,7 +40,7 @@ class UserViewSet(ApiViewSet):
         user, issued = user_register(**data)
         return ok(UserCreatedOut((user, issued.token)).data, status=201)
 
-    def get_authenticators(self) -> list:  # type: ignore[type-arg]
+    def get_authenticators(self) -> list[BaseAuthentication]:
         # Registration is public while it is open: credentials are then ignored entirely.
         # `self.request` is None while drf-spectacular builds the schema; it must not crash.
         request = getattr(self, "request", None)

@@ -14,7 +14,7 @@ from slotbooking.fields import InstantField, TimeZoneField
 from slotbooking.instants import is_date_only, parse_calendar_date
 
 
-class AnalyticsQuery(serializers.Serializer):  # type: ignore[type-arg]
+class AnalyticsQuery(serializers.Serializer):
     """`start_date`/`end_date` arrive in snake_case but fail at camelCase paths, as in the
     original: the view renames the keys before validation."""
 
@@ -60,30 +60,30 @@ def query_for_range(params: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-class DayCountOut(serializers.Serializer):  # type: ignore[type-arg]
+class DayCountOut(serializers.Serializer):
     date = serializers.CharField()
     count = serializers.IntegerField()
 
 
-class TopHostOut(serializers.Serializer):  # type: ignore[type-arg]
+class TopHostOut(serializers.Serializer):
     hostId = serializers.UUIDField()
     hostName = serializers.CharField()
     bookingCount = serializers.IntegerField()
 
 
-class RangeOut(serializers.Serializer):  # type: ignore[type-arg]
+class RangeOut(serializers.Serializer):
     startDate = serializers.CharField()
     endDate = serializers.CharField()
     timeZone = serializers.CharField()
 
 
-class UtilisationOut(serializers.Serializer):  # type: ignore[type-arg]
+class UtilisationOut(serializers.Serializer):
     publishedCapacity = serializers.IntegerField()
     bookedSeats = serializers.IntegerField()
     rate = serializers.FloatField()
 
 
-class AnalyticsOut(serializers.Serializer):  # type: ignore[type-arg]
+class AnalyticsOut(serializers.Serializer):
     totalBookings = serializers.IntegerField()
     cancellationRate = serializers.FloatField()
     bookingsPerDay = DayCountOut(many=True)

@@ -90,15 +90,17 @@ class BookingEvent(models.Model):
         related_name="booking_events",
     )
     source = models.CharField(max_length=8, choices=EventSource.choices)
-    old_status = models.CharField(max_length=16, choices=BookingStatus.choices, null=True)
+    # DJ001: the nullable strings below are null on purpose, as in the SPEC (§10.6): null means
+    # "none" (no previous status, no reason, no request id or key), distinct from "".
+    old_status = models.CharField(max_length=16, choices=BookingStatus.choices, null=True)  # noqa: DJ001
     new_status = models.CharField(max_length=16, choices=BookingStatus.choices)
     old_slot = models.ForeignKey(
         Slot, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     new_slot = models.ForeignKey(Slot, on_delete=models.PROTECT, related_name="+")
-    reason = models.CharField(max_length=500, null=True, blank=True)
-    request_id = models.CharField(max_length=128, null=True, blank=True)
-    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    reason = models.CharField(max_length=500, null=True, blank=True)  # noqa: DJ001
+    request_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
 
     class Meta:
         db_table = "booking_events"
@@ -130,7 +132,7 @@ class IdempotencyRecord(models.Model):
     claimed_at = models.DateTimeField(default=now_ms)
     response_status = models.IntegerField(null=True, blank=True)
     # The exact bytes sent, as text (not jsonb, which would reorder keys): replays are identical.
-    response_body = models.TextField(null=True, blank=True)
+    response_body = models.TextField(null=True, blank=True)  # noqa: DJ001  # null until completed
     created_at = models.DateTimeField(default=now_ms)
     completed_at = models.DateTimeField(null=True, blank=True)
 

@@ -10,7 +10,7 @@ from slots.models import SlotStatus
 from slots.serializers import DateRangeQuery
 
 
-class BookingCreateIn(serializers.Serializer):  # type: ignore[type-arg]
+class BookingCreateIn(serializers.Serializer):
     slotId = UuidField(invalid="Invalid slot ID")
 
 
@@ -19,13 +19,13 @@ class BookingListQuery(DateRangeQuery):
     startDate = InstantField(required=False, allow_number=False)
     endDate = InstantField(required=False, allow_number=False)
 
-    def get_fields(self) -> dict[str, serializers.Field]:  # type: ignore[type-arg]
+    def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
         order = ("status", "startDate", "endDate", "page", "limit")
         return {name: fields[name] for name in order}
 
 
-class BookingSlotOut(serializers.Serializer):  # type: ignore[type-arg]
+class BookingSlotOut(serializers.Serializer):
     """The slot embedded in a booking: no createdAt/updatedAt, as in the original."""
 
     id = serializers.UUIDField()
@@ -36,7 +36,7 @@ class BookingSlotOut(serializers.Serializer):  # type: ignore[type-arg]
     status = serializers.ChoiceField(choices=SlotStatus.choices)
 
 
-class BookingOut(serializers.Serializer):  # type: ignore[type-arg]
+class BookingOut(serializers.Serializer):
     id = serializers.UUIDField()
     slotId = serializers.UUIDField(source="slot_id")
     userId = serializers.UUIDField(source="user_id")
@@ -47,7 +47,7 @@ class BookingOut(serializers.Serializer):  # type: ignore[type-arg]
     updatedAt = InstantField(source="updated_at")
 
 
-class BookingCancelIn(serializers.Serializer):  # type: ignore[type-arg]
+class BookingCancelIn(serializers.Serializer):
     """The optional body of DELETE /api/bookings/{id}: a reason kept in the audit log."""
 
     reason = StringField(
@@ -58,7 +58,7 @@ class BookingCancelIn(serializers.Serializer):  # type: ignore[type-arg]
     )
 
 
-class BookingEventOut(serializers.Serializer):  # type: ignore[type-arg]
+class BookingEventOut(serializers.Serializer):
     """One audit event (SPEC §10.6)."""
 
     id = serializers.UUIDField()
@@ -66,7 +66,8 @@ class BookingEventOut(serializers.Serializer):  # type: ignore[type-arg]
     bookingId = serializers.UUIDField(source="booking_id")
     action = serializers.CharField()
     actorId = serializers.UUIDField(source="actor_id", allow_null=True)
-    source = serializers.CharField()
+    # Not Field.source: SerializerMetaclass moves declared fields off the class at run time.
+    source = serializers.CharField()  # type: ignore[assignment]
     oldStatus = serializers.CharField(source="old_status", allow_null=True)
     newStatus = serializers.CharField(source="new_status")
     oldSlotId = serializers.UUIDField(source="old_slot_id", allow_null=True)

@@ -11,6 +11,7 @@ from django.urls.resolvers import URLPattern
 from rest_framework import serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.serializer_helpers import ReturnDict
 
 from slotbooking.errors import MethodNotAllowedError
 from slotbooking.fields import QueryIntegerField
@@ -40,7 +41,7 @@ def api_route(pattern: str, view: Any, name: str) -> URLPattern:
     return re_path(rf"^api/{pattern}/?$", view, name=name)
 
 
-class PageQuery(serializers.Serializer):  # type: ignore[type-arg]
+class PageQuery(serializers.Serializer):
     page = QueryIntegerField(min_value=1, max_value=MAX_PAGE, required=False, default=1)
     limit = QueryIntegerField(min_value=1, max_value=MAX_LIMIT, required=False, default=20)
 
@@ -49,10 +50,8 @@ def paginate(items: QuerySet[Any], *, page: int, limit: int) -> tuple[list[Any],
     """One page of a totally ordered query, and the meta of SPEC §1.2."""
     offset = (page - 1) * limit
     rows = list(items[offset : offset + limit])
-    if rows and len(rows) < limit:
-        total = offset + len(rows)  # the last page tells the total: spare the COUNT(*)
-    else:
-        total = items.order_by().count()
+    # The last page tells the total: spare the COUNT(*).
+    total = offset + len(rows) if rows and len(rows) < limit else items.order_by().count()
     return rows, {"page": page, "limit": limit, "total": total}
 
 
@@ -65,9 +64,11 @@ def ok(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -
     return Response({"success": True, "data": data}, status=status, headers=headers)
 
 
-def listed(data: Sequence[Any], meta: dict[str, int]) -> Response:
+def listed(data: Sequence[Any] | ReturnDict[Any, Any], meta: dict[str, int]) -> Response:
+    # `Serializer(rows, many=True).data` is a ReturnList at run time, but the stubs type a
+    # `many=True` serializer as the Serializer itself, whose `.data` is a ReturnDict.
     return Response({"success": True, "data": data, "meta": meta})
 
 
-def output(serializer_class: type[serializers.Serializer], instance: Model | Any) -> Any:  # type: ignore[type-arg]
+def output(serializer_class: type[serializers.Serializer], instance: Model | Any) -> Any:
     return serializer_class(instance).data

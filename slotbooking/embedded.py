@@ -17,6 +17,7 @@ user, the files stay ours, and no directory permissions need to change.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import os
@@ -110,7 +111,7 @@ def postgres_bindir() -> Path:
         candidates.append(os.environ["PG_BINDIR"])
     pg_config = shutil.which("pg_config")
     if pg_config:
-        result = subprocess.run(
+        result = subprocess.run(  # noqa: S603  # pg_config from PATH, fixed arguments
             [pg_config, "--bindir"], capture_output=True, text=True, check=False
         )
         if result.returncode == 0:
@@ -331,10 +332,8 @@ def redis_start() -> str:
 def redis_stop() -> None:
     pid_file = data_dir() / "redis" / "redis.pid"
     if pid_file.exists():
-        try:
+        with contextlib.suppress(ProcessLookupError, ValueError):
             os.kill(int(pid_file.read_text().strip()), 15)
-        except (ProcessLookupError, ValueError):
-            pass
         pid_file.unlink(missing_ok=True)
 
 

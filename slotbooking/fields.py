@@ -16,6 +16,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
+from django_stubs_ext import StrOrPromise
 from rest_framework import serializers
 
 from slotbooking.errors import ValidationFailedError
@@ -60,13 +61,16 @@ def parse_time_zone(value: object) -> zoneinfo.ZoneInfo | None:
     return zoneinfo.ZoneInfo(value)
 
 
-class ContractField(serializers.Field):  # type: ignore[type-arg]
+class ContractField(serializers.Field):
     """Base: `Required` when absent, `Expected <type>, received null` for null."""
 
     expected = "string"
 
     def __init__(self, **kwargs: Any) -> None:
-        messages = {"required": REQUIRED, "null": f"Expected {self.expected}, received null"}
+        messages: dict[str, StrOrPromise] = {
+            "required": REQUIRED,
+            "null": f"Expected {self.expected}, received null",
+        }
         messages.update(kwargs.pop("error_messages", {}))
         super().__init__(error_messages=messages, **kwargs)
 
@@ -254,7 +258,7 @@ def _details(errors: Any, path: str = "") -> list[dict[str, str]]:
 
 
 def validate_input(
-    serializer_class: type[serializers.Serializer],  # type: ignore[type-arg]
+    serializer_class: type[serializers.Serializer],
     data: Any,
     *,
     context: dict[str, Any] | None = None,

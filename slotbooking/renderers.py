@@ -25,7 +25,7 @@ class FirstRendererNegotiation(BaseContentNegotiation):
         return DefaultContentNegotiation().select_parser(request, parsers)
 
     def select_renderer(
-        self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
     ) -> tuple[BaseRenderer, str]:
-        renderer = renderers[0]
+        renderer = next(iter(renderers))  # the view's first renderer (JsonRenderer)
         return renderer, renderer.media_type

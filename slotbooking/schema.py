@@ -111,7 +111,7 @@ class RolesFieldSchema(OpenApiSerializerFieldExtension):
         return build_array_type(item, min_length=1)
 
 
-class ErrorDetailItem(serializers.Serializer):  # type: ignore[type-arg]
+class ErrorDetailItem(serializers.Serializer):
     path = serializers.CharField()
     message = serializers.CharField()
 
@@ -129,7 +129,7 @@ class ReasonFieldSchema(OpenApiSerializerFieldExtension):
         return {"type": "string", "enum": sorted(DomainError.by_reason)}
 
 
-class ErrorObject(serializers.Serializer):  # type: ignore[type-arg]
+class ErrorObject(serializers.Serializer):
     code = serializers.CharField(help_text="Generic code, one per HTTP status (SPEC §1.3).")
     reason = ReasonField(help_text="Stable machine-readable reason; branch on this.")
     message = serializers.CharField()
@@ -138,22 +138,22 @@ class ErrorObject(serializers.Serializer):  # type: ignore[type-arg]
     )
 
 
-class ErrorEnvelope(serializers.Serializer):  # type: ignore[type-arg]
+class ErrorEnvelope(serializers.Serializer):
     success = serializers.BooleanField(default=False)
     error = ErrorObject()
 
 
-class PageMeta(serializers.Serializer):  # type: ignore[type-arg]
+class PageMeta(serializers.Serializer):
     page = serializers.IntegerField()
     limit = serializers.IntegerField()
     total = serializers.IntegerField()
 
 
 @cache
-def success(serializer_class: type[serializers.Serializer], *, many: bool = False) -> Any:  # type: ignore[type-arg]
+def success(serializer_class: type[serializers.Serializer], *, many: bool = False) -> Any:
     """`{"success": true, "data": <serializer>}` (with `meta` for lists)."""
     name = serializer_class.__name__.removesuffix("Out")
-    fields: dict[str, serializers.Field] = {  # type: ignore[type-arg]
+    fields: dict[str, serializers.Field] = {
         "success": serializers.BooleanField(default=True),
         "data": serializer_class(many=many),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -10,7 +11,9 @@ from django.http import HttpRequest, JsonResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from drf_spectacular.views import SpectacularAPIView, SpectacularJSONAPIView, SpectacularSwaggerView
 from rest_framework import serializers
-from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.negotiation import BaseContentNegotiation, DefaultContentNegotiation
+from rest_framework.permissions import BasePermission, OperandHolder, SingleOperandHolder
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -103,9 +106,10 @@ def server_error(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonRespons
 class PublicSchemaMixin:
     """The docs and schema are public and pick their format from `?format=` or Accept."""
 
-    authentication_classes = ()
-    permission_classes = ()
-    content_negotiation_class = DefaultContentNegotiation
+    # Typed as on APIView, so that the mixin is compatible with the views it is mixed into.
+    authentication_classes: Sequence[type[BaseAuthentication]] = ()
+    permission_classes: Sequence[type[BasePermission] | OperandHolder | SingleOperandHolder] = ()
+    content_negotiation_class: type[BaseContentNegotiation] = DefaultContentNegotiation
 
 
 class SchemaView(PublicSchemaMixin, SpectacularAPIView):

@@ -76,7 +76,7 @@ class Slot(BaseModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.start_time:%Y-%m-%d %H:%M}–{self.end_time:%H:%M} UTC ({self.status})"
+        return f"{self.start_time:%Y-%m-%d %H:%M}-{self.end_time:%H:%M} UTC ({self.status})"
 
 
 class SlotEventAction(models.TextChoices):

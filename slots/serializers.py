@@ -13,7 +13,7 @@ from slots.models import SlotStatus
 from slots.rules import slot_time_errors
 
 
-class SlotCreateIn(serializers.Serializer):  # type: ignore[type-arg]
+class SlotCreateIn(serializers.Serializer):
     startTime = InstantField()
     endTime = InstantField()
 
@@ -46,12 +46,12 @@ class SlotListQuery(DateRangeQuery):
         # The contract lists page and limit last; DRF would put the inherited fields first.
         field_order = ("hostId", "startDate", "endDate", "status", "page", "limit")
 
-    def get_fields(self) -> dict[str, serializers.Field]:  # type: ignore[type-arg]
+    def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
         return {name: fields[name] for name in self.Meta.field_order}
 
 
-class SlotOut(serializers.Serializer):  # type: ignore[type-arg]
+class SlotOut(serializers.Serializer):
     id = serializers.UUIDField()
     hostId = serializers.UUIDField(source="host_id")
     hostName = serializers.CharField(source="host.name")
@@ -76,5 +76,5 @@ class HostSlotOut(SlotOut):
         return data
 
 
-class DeletedOut(serializers.Serializer):  # type: ignore[type-arg]
+class DeletedOut(serializers.Serializer):
     message = serializers.CharField()
