@@ -62,11 +62,12 @@ def test_dashboard_shows_the_same_numbers_as_the_api(client, api):
     assert form.data["end_date"] == today.isoformat()
     assert form.data["start_date"] == (today - timedelta(days=29)).isoformat()
 
-    start, end = today.isoformat(), (today + timedelta(days=5)).isoformat()
-    response = client.get(DASHBOARD, {"start_date": start, "end_date": end, "tz": "UTC"})
+    start_date, end_date = today.isoformat(), (today + timedelta(days=5)).isoformat()
+    response = client.get(DASHBOARD, {"start_date": start_date, "end_date": end_date, "tz": "UTC"})
     staff, _ = staff_create(email="api-staff@example.com", name="Api Staff")
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(staff)}")
-    from_api = api.get("/api/admin/analytics", {"start_date": start, "end_date": end}).json()
+    query = {"start_date": start_date, "end_date": end_date}
+    from_api = api.get("/api/admin/analytics", query).json()
     assert response.context["data"] == from_api["data"]
     html = response.content.decode()
     assert 'id="chart-per-day"' in html

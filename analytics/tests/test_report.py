@@ -12,6 +12,7 @@ from django.core.management.base import CommandError
 
 from accounts.services import staff_create
 from accounts.tests.factories import UserFactory, token_for
+from bookings.models import EventSource
 from bookings.services import booking_cancel, booking_create
 from slotbooking.instants import now_ms
 from slots.services import slot_delete
@@ -39,7 +40,9 @@ def data():
         for i, c in enumerate((1, 2, 1))
     ]
     bookings = [booking_create(user_id=UserFactory.create().pk, slot_id=s.pk) for s in slots]
-    booking_cancel(booking_id=bookings[2].pk, actor_id=None, staff_override=True, source="cli")
+    booking_cancel(
+        booking_id=bookings[2].pk, actor_id=None, staff_override=True, source=EventSource.CLI
+    )
     gone = SlotFactory.create(capacity=5)
     slot_delete(user_id=gone.host_id, slot_id=gone.pk)  # deleted: not published
     return slots

@@ -13,7 +13,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from accounts.tests.factories import HostFactory, UserFactory
-from bookings.models import Booking, BookingEvent
+from bookings.models import Booking, BookingEvent, EventSource
 from bookings.services import booking_cancel, booking_create
 from bookings.tests.invariants import assert_booking_invariants
 from slotbooking.instants import format_instant, now_ms
@@ -89,7 +89,7 @@ def test_export_bookings_writes_the_spec_csv_filtered_and_formula_safe(tmp_path)
     guest = UserFactory.create(name="-guest")
     first = booking_create(user_id=guest.pk, slot_id=SlotFactory.create(host=host).pk)
     other = booking_create(user_id=UserFactory.create().pk, slot_id=SlotFactory.create().pk)
-    booking_cancel(booking_id=other.pk, actor_id=None, staff_override=True, source="cli")
+    booking_cancel(booking_id=other.pk, actor_id=None, staff_override=True, source=EventSource.CLI)
 
     out, _ = run("export_bookings")
     rows = list(csv.reader(io.StringIO(out)))

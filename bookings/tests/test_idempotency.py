@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -72,6 +73,7 @@ def test_repeating_a_booking_with_its_key_replays_the_same_bytes_and_books_once(
     record = IdempotencyRecord.objects.get(user=guest, key=KEY)
     assert record.state == IdempotencyState.COMPLETED
     assert record.response_status == 201
+    assert record.response_body is not None
     assert record.response_body.encode() == first.content
 
 
@@ -375,7 +377,7 @@ def test_a_concurrent_duplicate_answers_409_in_progress_and_books_once(settings)
     settings.BOOKING_TEST_DELAY_BEFORE_WRITE = 1.0  # the first one holds its claim a while
     guest = UserFactory.create()
     slot = SlotFactory.create()
-    answers: dict[str, object] = {}
+    answers: dict[str, Any] = {}
 
     def first() -> None:
         answers["first"] = book(Api().as_user(guest), slot)
@@ -423,5 +425,7 @@ def test_a_5xx_is_not_stored_and_the_retry_with_the_key_runs_again(settings):
     assert second.status_code == 201, second.content
     assert "Idempotent-Replayed" not in second.headers
     assert Booking.objects.count() == 1
-    stored = json.loads(IdempotencyRecord.objects.get(key=KEY).response_body)
+    body = IdempotencyRecord.objects.get(key=KEY).response_body
+    assert body is not None
+    stored = json.loads(body)
     assert stored["data"]["slotId"] == str(slot.pk)

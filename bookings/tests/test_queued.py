@@ -276,7 +276,9 @@ def test_a_worker_killed_mid_task_books_exactly_once_after_redelivery(
     assert answer.status_code == 201, answer.content
     assert Booking.objects.count() == 1
     assert BookingEvent.objects.filter(action="CREATED").count() == 1
-    assert IdempotencyRecord.objects.get(key=key).response_body.encode() == answer.content
+    body = IdempotencyRecord.objects.get(key=key).response_body
+    assert body is not None
+    assert body.encode() == answer.content
     assert_booking_invariants()
 
 

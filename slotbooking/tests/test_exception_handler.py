@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
@@ -191,7 +193,8 @@ def test_each_domain_error_renders_as_the_catalogue_says(
     reason, status, code, message, retry_after
 ):
     error_class = DomainError.by_reason[reason]
-    error = error_class(**({"n": 5} if "{n}" in error_class.default_message else {}))
+    params: dict[str, Any] = {"n": 5} if "{n}" in error_class.default_message else {}
+    error = error_class(**params)
 
     response = handle(error)
 
@@ -254,7 +257,8 @@ def test_framework_exceptions_become_their_domain_errors(exc, status, reason):
 
 def test_a_drf_validation_error_becomes_validation_failed_with_flat_details():
     response = handle(
-        exceptions.ValidationError({"roles": {1: ["Bad role"]}, "name": ["Too long"]})
+        # DRF accepts any mapping key (here a list index); its stub wants str keys only.
+        exceptions.ValidationError({"roles": {1: ["Bad role"]}, "name": ["Too long"]})  # type: ignore[dict-item]
     )
 
     assert response.data["error"] == {

@@ -55,7 +55,7 @@ def test_the_schema_declares_both_security_schemes(api):
 
 def test_protected_operations_accept_either_scheme_and_public_ones_none(api):
     paths = schema(api)["paths"]
-    either = [{"BearerAuth": []}, {"UserIdHeader": []}]
+    either: list[dict[str, list[str]]] = [{"BearerAuth": []}, {"UserIdHeader": []}]
 
     assert paths["/api/bookings/"]["post"]["security"] == either
     assert paths["/api/admin/analytics/"]["get"]["security"] == either
