@@ -58,7 +58,8 @@ class User(BaseModel, AbstractBaseUser, PermissionsMixin):
 
     class Meta:
         db_table = "users"
-        ordering = ["-created_at", "-id"]
+        # No default ordering: every lookup by id (authentication, user_lock) would sort.
+        # Lists order explicitly (user_list, the admin).
         constraints = [
             models.UniqueConstraint(Lower("email"), name="users_email_unique_ci"),
             models.CheckConstraint(

@@ -42,14 +42,24 @@ def with_confirmed_booking(slots: QuerySet[Slot]) -> QuerySet[Slot]:
     )
 
 
-def slot_get(*, slot_id: UUID | None) -> Slot:
-    """One slot with its host and confirmed booking, in one query.
+def slot_get(*, slot_id: UUID | None, viewer_id: UUID | None = None) -> Slot:
+    """One slot with its host. When `viewer_id` is the slot's host, also its confirmed booking
+    (the attributes with_confirmed_booking() annotates), read only then: guests, the common
+    case, never see it and pay for one plain query.
 
     Raises SlotNotFoundError (also for None, a path segment that is not a uuid).
     """
-    if slot_id is None:
-        raise SlotNotFoundError()
-    slot = with_confirmed_booking(Slot.objects.select_related("host").filter(pk=slot_id)).first()
+    slot = Slot.objects.select_related("host").filter(pk=slot_id).first() if slot_id else None
     if slot is None:
         raise SlotNotFoundError()
+    if viewer_id is not None and slot.host_id == viewer_id:
+        confirmed = (
+            Booking.objects.filter(slot_id=slot.pk, status=BookingStatus.CONFIRMED)
+            .order_by("created_at", "id")
+            .values_list("id", "user_id")
+            .first()
+        )
+        booking_id, user_id = confirmed or (None, None)
+        slot.confirmed_booking_id = booking_id  # type: ignore[attr-defined]  # see docstring
+        slot.confirmed_user_id = user_id  # type: ignore[attr-defined]
     return slot

@@ -113,8 +113,9 @@ class SlotDetailViewSet(ApiViewSet):
         responses={200: success(HostSlotOut), **errors(SlotNotFoundError)},
     )
     def retrieve(self, request: Request, slot_id: str) -> Response:
-        slot = slot_get(slot_id=parse_uuid(slot_id))
-        if slot.host_id == request_user(request).pk:
+        caller = request_user(request)
+        slot = slot_get(slot_id=parse_uuid(slot_id), viewer_id=caller.pk)
+        if slot.host_id == caller.pk:
             return ok(HostSlotOut(slot).data)
         return ok(SlotOut(slot).data)
 

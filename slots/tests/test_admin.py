@@ -47,7 +47,7 @@ def test_admin_add_of_an_overlapping_slot_is_refused_with_the_service_message(cl
         "host": slot.host.pk,
         "start_time_0": start.strftime("%Y-%m-%d"),
         "start_time_1": start.strftime("%H:%M:%S"),
-        "end_time_0": start.strftime("%Y-%m-%d"),
+        "end_time_0": (start + timedelta(hours=1)).strftime("%Y-%m-%d"),
         "end_time_1": (start + timedelta(hours=1)).strftime("%H:%M:%S"),
         "capacity": 1,
     }
