@@ -9,9 +9,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, Q, Sum
-from django.db.models.functions import Collate, TruncDate
+from django.db.models.functions import TruncDate
 
 from bookings.models import Booking, BookingStatus
 from slotbooking.db import set_statement_timeout, translate_database_error
@@ -86,6 +86,29 @@ def json_number(value: Decimal) -> int | float:
     return int(normal) if normal == normal.to_integral_value() else float(normal)
 
 
+# Count per host first, then join the (few) hosts for their names: joining users per booking
+# before grouping cost one index probe per booking. Ties: name in code-point order, then id.
+TOP_HOSTS_SQL = """
+    SELECT per_host.host_id, users.name, per_host.bookings
+      FROM (SELECT slots.host_id, count(*) AS bookings
+              FROM bookings JOIN slots ON slots.id = bookings.slot_id
+             WHERE bookings.created_at >= %s AND bookings.created_at < %s
+               AND bookings.status = 'CONFIRMED'
+             GROUP BY slots.host_id) AS per_host
+      JOIN users ON users.id = per_host.host_id
+     ORDER BY per_host.bookings DESC, users.name COLLATE "C", per_host.host_id
+     LIMIT %s
+"""
+
+
+def _top_hosts(day_range: DayRange) -> list[HostCount]:
+    """The hosts with the most CONFIRMED bookings created in the range. Inside the report's
+    transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute(TOP_HOSTS_SQL, [day_range.lower, day_range.upper, TOP_HOSTS])
+        return [HostCount(host_id, name, count) for host_id, name, count in cursor.fetchall()]
+
+
 def analytics_report(*, day_range: DayRange) -> AnalyticsReport:
     """The numbers of SPEC §9.1 for the bookings created in `day_range`, and the utilisation of
     the slots starting in it.
@@ -100,22 +123,18 @@ def analytics_report(*, day_range: DayRange) -> AnalyticsReport:
     try:
         with transaction.atomic():
             set_statement_timeout(settings.ANALYTICS_STATEMENT_TIMEOUT)
-            totals = in_range.aggregate(
-                total=Count("id"), cancelled=Count("id", filter=Q(status=BookingStatus.CANCELLED))
-            )
-            per_day = (
+            # One scan of the range gives both the days and the totals: the totals are the
+            # sums of the days.
+            per_day = list(
                 in_range.annotate(day=TruncDate("created_at", tzinfo=zone))
                 .values("day")
-                .annotate(count=Count("id"))
+                .annotate(
+                    count=Count("id"),
+                    cancelled=Count("id", filter=Q(status=BookingStatus.CANCELLED)),
+                )
                 .order_by("day")
             )
-            top = (
-                in_range.filter(status=BookingStatus.CONFIRMED)
-                .values("slot__host_id", "slot__host__name")
-                .annotate(count=Count("id"))
-                # Ties: host name in code-point order (COLLATE "C"), then host id.
-                .order_by("-count", Collate("slot__host__name", "C"), "slot__host_id")[:TOP_HOSTS]
-            )
+            top = _top_hosts(day_range)
             # booked_count is the slot's CONFIRMED bookings, kept exact by the trigger (I4).
             seats = (
                 Slot.objects.filter(start_time__gte=day_range.lower, start_time__lt=day_range.upper)
@@ -124,13 +143,10 @@ def analytics_report(*, day_range: DayRange) -> AnalyticsReport:
             )
             return AnalyticsReport(
                 range=day_range,
-                total_bookings=totals["total"],
-                cancelled_bookings=totals["cancelled"],
+                total_bookings=sum(row["count"] for row in per_day),
+                cancelled_bookings=sum(row["cancelled"] for row in per_day),
                 bookings_per_day=[(row["day"], row["count"]) for row in per_day],
-                top_hosts=[
-                    HostCount(row["slot__host_id"], row["slot__host__name"], row["count"])
-                    for row in top
-                ],
+                top_hosts=top,
                 published_capacity=seats["capacity"] or 0,
                 booked_seats=seats["booked"] or 0,
             )
