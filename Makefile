@@ -94,7 +94,7 @@ screenshots: db chromium  ## PNGs of the dashboard and changelists into docs/scr
 BENCH_DB ?= slotbooking_bench
 export BENCH_DB
 
-bench: migrate static  ## seed slotbooking_bench, load gunicorn with wrk beside pgbench (BENCH_RESEED=1)
+bench: migrate static redis  ## seed slotbooking_bench, load gunicorn with wrk beside pgbench (BENCH_RESEED=1)
 	@command -v wrk >/dev/null || { command -v apt-get >/dev/null && \
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk; \
 		else sudo -n apt-get update -qq && sudo -n apt-get install -y -qq wrk; fi; } \

@@ -170,8 +170,21 @@ class Server:
         self.env = {**os.environ, "DATABASE_URL": url, "PORT": str(self.port), **env}
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
+        # Queued mode: the booking workers run beside gunicorn, as `make run` starts them.
+        self.workers_command = (
+            [sys.executable, "manage.py", "run_booking_workers", "--loglevel", "warning"]
+            if env.get("BOOKING_MODE") == "queued"
+            else None
+        )
+        self.workers: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        if self.workers_command:
+            log(f"starting {' '.join(self.workers_command[1:])}")
+            with self.log_path.open("ab") as out:
+                self.workers = subprocess.Popen(
+                    self.workers_command, cwd=ROOT, env=self.env, stdout=out, stderr=out
+                )
         log(f"starting {' '.join(self.command[1:])}")
         with self.log_path.open("ab") as out:
             self.process = subprocess.Popen(
@@ -189,9 +202,16 @@ class Server:
         raise SystemExit(f"gunicorn did not answer /api/health within 60 s; see {self.log_path}")
 
     def pids(self) -> set[int]:
-        return {self.process.pid} if self.process else set()
+        # gunicorn's master and the workers' supervisor: their children are the app's CPU.
+        return {p.pid for p in (self.process, self.workers) if p is not None}
 
     def stop(self) -> None:
+        if self.workers and self.workers.poll() is None:
+            self.workers.send_signal(signal.SIGTERM)  # warm shutdown: running tasks finish
+            try:
+                self.workers.wait(30)
+            except subprocess.TimeoutExpired:
+                self.workers.kill()
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:

@@ -162,6 +162,25 @@ SCENARIOS: list[Scenario] = [
         writes=True,
         check=check_book_hot,
     ),
+    # Queued mode (SPEC §7): the same two booking scenarios through Redis and one worker
+    # process per partition; the HTTP client still waits for its 201 or 409.
+    Scenario(
+        "book-spread-queued",
+        "book-spread with BOOKING_MODE=queued: each booking decided by a partition worker",
+        build_book_spread,
+        writes=True,
+        server_env={"BOOKING_MODE": "queued"},
+        check=check_book_spread,
+    ),
+    Scenario(
+        "book-hot-queued",
+        "book-hot with BOOKING_MODE=queued: the 409s come from the API's pre-read, the one 201 "
+        "from a worker",
+        build_book_hot,
+        writes=True,
+        server_env={"BOOKING_MODE": "queued"},
+        check=check_book_hot,
+    ),
     Scenario(
         "get-slot",
         "GET /api/slots/{id} of random future and past slots",
