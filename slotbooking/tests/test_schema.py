@@ -11,14 +11,6 @@ from slotbooking.errors import DomainError
 
 pytestmark = pytest.mark.django_db
 
-M2_REASONS = {
-    "INVALID_IDEMPOTENCY_KEY",
-    "IDEMPOTENCY_KEY_REUSED",
-    "IDEMPOTENCY_KEY_IN_PROGRESS",
-    "QUEUE_UNAVAILABLE",
-    "QUEUE_TIMEOUT",
-}
-
 
 def schema(api) -> dict:
     response = api.get("/api/schema/?format=json")
@@ -86,9 +78,8 @@ def test_every_reason_an_operation_can_return_has_an_example(api):
                         if "error" in example["value"]:
                             examples.add(example["value"]["error"]["reason"])
 
-    # ENDPOINT_NOT_FOUND belongs to no operation: it is the answer of paths that have none. The
-    # M2 reasons are documented by the operations of M2 once they accept Idempotency-Key.
-    assert set(DomainError.by_reason) - M2_REASONS - examples == {"ENDPOINT_NOT_FOUND"}
+    # ENDPOINT_NOT_FOUND belongs to no operation: it is the answer of paths that have none.
+    assert set(DomainError.by_reason) - examples == {"ENDPOINT_NOT_FOUND"}
 
 
 def test_error_responses_share_the_error_envelope(api):
