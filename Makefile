@@ -36,8 +36,12 @@ db: venv  ## start the embedded PostgreSQL unless DATABASE_URL is set
 db-stop: venv  ## stop the embedded PostgreSQL (its data is kept)
 	@$(PY) -m slotbooking.embedded postgres stop
 
-redis: venv  ## start the embedded Redis unless REDIS_URL is set
+redis: venv  ## start the embedded Redis unless REDIS_URL is set (installs redis-server if missing)
 	@if [ -z "$$REDIS_URL" ]; then \
+		command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ] || \
+		{ command -v apt-get >/dev/null && echo "Installing redis-server from the OS packages" && \
+		  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq redis-server; \
+		  else sudo -n apt-get update -qq && sudo -n apt-get install -y -qq redis-server; fi; } || true; \
 		url=$$($(PY) -m slotbooking.embedded redis start) || exit 2; \
 		echo "Embedded Redis: $$url"; \
 	else echo "Using REDIS_URL"; fi
