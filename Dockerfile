@@ -8,4 +8,4 @@ COPY . .
 RUN DJANGO_SECRET_KEY=build DATABASE_URL=postgres://build@localhost/build \
     python manage.py collectstatic --noinput -v 0
 EXPOSE 3000
-CMD ["sh", "-c", "python manage.py migrate --noinput && exec gunicorn slotbooking.wsgi --bind 0.0.0.0:${PORT:-3000} --workers ${WEB_CONCURRENCY:-2}"]
+CMD ["sh", "-c", "python manage.py migrate --noinput && exec gunicorn slotbooking.wsgi -c slotbooking/gunicorn_conf.py --bind 0.0.0.0:${PORT:-3000}"]

@@ -10,8 +10,7 @@ MANAGE := $(PY) manage.py
 export SLOTBOOKING_DATA_DIR ?= $(CURDIR)/var
 PORT ?= 3000
 HOST ?= 127.0.0.1
-WEB_CONCURRENCY ?= $(shell nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 2)
-export PORT WEB_CONCURRENCY
+export PORT
 INSTALLED := $(VENV)/.installed
 
 .PHONY: help venv db db-stop redis redis-stop services migrate static seed run test lint fmt bench worker clean
@@ -72,7 +71,7 @@ run: migrate static  ## serve the API and admin on PORT; BOOKING_MODE=queued add
 	@# Queued mode: the booking workers run beside gunicorn and stop with it (SPEC §11.2).
 	@$(MANAGE) run_booking_workers --if-queued --loglevel warning & workers=$$!; \
 	trap 'kill $$workers 2>/dev/null; wait $$workers' EXIT; \
-	$(VENV)/bin/gunicorn slotbooking.wsgi --bind $(HOST):$(PORT) --workers $(WEB_CONCURRENCY) --log-level warning
+	$(VENV)/bin/gunicorn slotbooking.wsgi -c slotbooking/gunicorn_conf.py --bind $(HOST):$(PORT) --log-level warning
 
 worker: migrate redis  ## the booking workers alone: one per partition, plus cleanup (beat)
 	exec $(MANAGE) run_booking_workers --with-beat

@@ -13,7 +13,7 @@ bench/results/latest.{json,md} plus a timestamped copy. Exits 1 when an invarian
 scenario answered something it must not.
 
 Knobs (environment): BENCH_DURATION (s, 10), BENCH_CONNECTIONS ("1,8,16"), BENCH_SCENARIOS (all),
-BENCH_RESEED, BENCH_DB / BENCH_DATABASE_URL, WEB_CONCURRENCY (workers; cores),
+BENCH_RESEED, BENCH_DB / BENCH_DATABASE_URL, WEB_CONCURRENCY (workers; see gunicorn_conf.py),
 BENCH_GUNICORN_ARGS (extra flags, for experiments), BENCH_LOADGEN (wrk | python),
 BENCH_PGBENCH (1), BENCH_PROFILE_REQUESTS (300; 0 skips), BENCH_LABEL (write
 bench/results/experiments/LABEL.* instead of latest.*), BENCH_SEED (random seed, 1).
@@ -67,7 +67,7 @@ class Settings:
             raise SystemExit(f"unknown BENCH_SCENARIOS {sorted(unknown)}")
         self.scenarios = [s for s in SCENARIOS if not wanted or s.name in wanted]
         self.reseed = (os.environ.get("BENCH_RESEED") or "0").lower() in ("1", "true", "yes")
-        self.workers = env_int("WEB_CONCURRENCY", os.cpu_count() or 1)
+        self.workers = os.environ.get("WEB_CONCURRENCY")  # else slotbooking/gunicorn_conf.py
         self.gunicorn_args = shlex.split(os.environ.get("BENCH_GUNICORN_ARGS") or "")
         self.loadgen = os.environ.get("BENCH_LOADGEN") or (
             "wrk" if shutil.which("wrk") else "python"
@@ -161,8 +161,9 @@ class Server:
             "slotbooking.wsgi",
             "--bind",
             f"127.0.0.1:{self.port}",
-            "--workers",
-            str(settings.workers),
+            "-c",
+            "slotbooking/gunicorn_conf.py",
+            *(["--workers", settings.workers] if settings.workers else []),
             "--log-level",
             "warning",
             *settings.gunicorn_args,

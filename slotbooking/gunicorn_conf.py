@@ -1,0 +1,17 @@
+"""gunicorn settings shared by `make run`, `make bench` and the Docker image.
+
+`--bind` and `--log-level` come from the command line; the worker count is decided here so the
+three agree. WEB_CONCURRENCY (environment or .env) wins; otherwise one sync worker per core in
+sync mode, and two per core in queued mode, where a worker mostly waits on Redis for its
+booking's outcome (measured with make bench: bench/results/experiments/queued-web-workers-*).
+"""
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "slotbooking.settings")
+
+from django.conf import settings  # reads .env and validates, like the app
+
+_cores = os.cpu_count() or 1
+_per_core = 2 if settings.BOOKING_MODE == "queued" else 1
+workers = settings.WEB_CONCURRENCY if "WEB_CONCURRENCY" in os.environ else _cores * _per_core
