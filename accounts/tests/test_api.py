@@ -10,27 +10,13 @@ import pytest
 from accounts.models import ApiToken, User
 from accounts.tests.factories import UserFactory
 from slotbooking.instants import now_ms
+from slotbooking.tests.envelopes import INSTANT, assert_error, assert_invalid
 
 pytestmark = pytest.mark.django_db
 
-INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 TOKEN = re.compile(r"^sb_[A-Za-z0-9_-]{43}$")
 FULL_KEYS = ["id", "email", "name", "roles", "timezone", "isStaff", "createdAt", "updatedAt"]
 PUBLIC_KEYS = {"id", "name", "roles", "timezone", "createdAt", "updatedAt"}
-
-
-def assert_error(response, status, code, reason, message, details=None):
-    assert response.status_code == status, response.content
-    error = {"code": code, "reason": reason, "message": message}
-    if details is not None:
-        error["details"] = details
-    assert response.json() == {"success": False, "error": error}
-
-
-def assert_invalid(response, details):
-    assert_error(
-        response, 400, "VALIDATION_ERROR", "VALIDATION_FAILED", "Validation failed", details
-    )
 
 
 def staff_user(**fields) -> User:

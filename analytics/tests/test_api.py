@@ -13,6 +13,7 @@ import pytest
 from accounts.tests.factories import HostFactory, UserFactory
 from bookings.models import Booking
 from bookings.services import booking_cancel, booking_create
+from slotbooking.tests.envelopes import assert_invalid
 from slots.tests.factories import SlotFactory
 
 pytestmark = pytest.mark.django_db
@@ -40,19 +41,6 @@ def analytics(api, **query):
     query.setdefault("start_date", "2026-03-01")
     query.setdefault("end_date", "2026-03-31")
     return api.get(URL, query)
-
-
-def assert_invalid(response, details):
-    assert response.status_code == 400, response.content
-    assert response.json() == {
-        "success": False,
-        "error": {
-            "code": "VALIDATION_ERROR",
-            "reason": "VALIDATION_FAILED",
-            "message": "Validation failed",
-            "details": details,
-        },
-    }
 
 
 def test_three_bookings_in_range_are_counted(staff_api):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -11,28 +10,14 @@ from accounts.tests.factories import HostFactory, UserFactory
 from bookings.models import Booking, BookingStatus
 from bookings.services import booking_cancel, booking_create
 from slotbooking.instants import format_instant, now_ms
+from slotbooking.tests.envelopes import INSTANT, assert_error, assert_invalid
 from slots.models import Slot, SlotStatus
 from slots.tests.factories import SlotFactory
 
 pytestmark = pytest.mark.django_db
 
-INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 BOOKING_KEYS = {"id", "slotId", "userId", "status", "cancelledAt", "slot", "createdAt", "updatedAt"}
 EMBEDDED_SLOT_KEYS = {"id", "hostId", "hostName", "startTime", "endTime", "status"}
-
-
-def assert_error(response, status, code, reason, message, details=None):
-    assert response.status_code == status, response.content
-    error = {"code": code, "reason": reason, "message": message}
-    if details is not None:
-        error["details"] = details
-    assert response.json() == {"success": False, "error": error}
-
-
-def assert_invalid(response, details):
-    assert_error(
-        response, 400, "VALIDATION_ERROR", "VALIDATION_FAILED", "Validation failed", details
-    )
 
 
 def from_now(**delta: float) -> datetime:

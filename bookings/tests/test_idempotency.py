@@ -24,6 +24,7 @@ from bookings.services import booking_create
 from bookings.tasks import idempotency_prune_task
 from conftest import Api
 from slotbooking.instants import format_instant, now_ms
+from slotbooking.tests.envelopes import assert_error
 from slots.locks import slot_lock
 from slots.models import Slot
 from slots.tests.factories import SlotFactory
@@ -37,14 +38,6 @@ def book(api, slot, key=KEY, **extra):
     return api.post_json(
         "/api/bookings", {"slotId": str(slot.pk)}, HTTP_IDEMPOTENCY_KEY=key, **extra
     )
-
-
-def assert_error(response, status, code, reason, message):
-    assert response.status_code == status, response.content
-    assert response.json() == {
-        "success": False,
-        "error": {"code": code, "reason": reason, "message": message},
-    }
 
 
 def slot_body(hours: int) -> dict[str, str]:

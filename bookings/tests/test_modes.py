@@ -13,6 +13,7 @@ from bookings.services import booking_cancel, booking_create
 from bookings.tests.invariants import assert_booking_invariants
 from slotbooking.instants import now_ms
 from slotbooking.tests.concurrency import http_call, run_at_once
+from slotbooking.tests.envelopes import assert_error
 from slots.models import Slot, SlotStatus
 from slots.tests.factories import SlotFactory
 
@@ -24,14 +25,6 @@ BOOKING_KEYS = ["id", "slotId", "userId", "status", "cancelledAt", "slot", "crea
 
 def book(api, user, slot_id, **extra):
     return api.as_user(user).post_json("/api/bookings", {"slotId": str(slot_id)}, **extra)
-
-
-def assert_error(response, status, code, reason, message):
-    assert response.status_code == status, response.content
-    assert response.json() == {
-        "success": False,
-        "error": {"code": code, "reason": reason, "message": message},
-    }
 
 
 def test_a_guest_booking_a_slot_gets_201_with_the_booked_slot(api, guest, booking_mode):

@@ -8,28 +8,13 @@ import uuid
 import pytest
 
 from accounts.tests.factories import HostFactory
+from slotbooking.tests.envelopes import JSON, assert_error, assert_invalid
 from slots.models import Slot
 from slots.tests.factories import SlotFactory
 
 pytestmark = pytest.mark.django_db
 
-JSON = "application/json; charset=utf-8"
 FORM = "application/x-www-form-urlencoded"
-
-
-def assert_error(response, status, code, reason, message, details=None):
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == JSON
-    error = {"code": code, "reason": reason, "message": message}
-    if details is not None:
-        error["details"] = details
-    assert response.json() == {"success": False, "error": error}
-
-
-def assert_invalid(response, details):
-    assert_error(
-        response, 400, "VALIDATION_ERROR", "VALIDATION_FAILED", "Validation failed", details
-    )
 
 
 def assert_malformed(response):
