@@ -17,7 +17,7 @@ from bookings.audit import REASON_MAX_LENGTH
 from bookings.export import booking_csv_lines
 from bookings.models import Booking, BookingEvent, EventSource
 from bookings.services import booking_cancel, booking_create
-from slotbooking.admin_kit import ReadOnlyAdmin, ReadOnlyInline, ServiceAdmin, ServiceModelForm
+from slotbooking.admin_kit import HistoryAdmin, ReadOnlyAdmin, ReadOnlyInline, ServiceModelForm
 from slotbooking.fields import parse_uuid
 from slotbooking.instants import now_ms
 
@@ -94,7 +94,7 @@ class BookingEventInline(ReadOnlyInline):
 
 
 @admin.register(Booking)
-class BookingAdmin(ServiceAdmin):
+class BookingAdmin(HistoryAdmin):
     list_display = (
         "short_id",
         "user",
@@ -129,21 +129,6 @@ class BookingAdmin(ServiceAdmin):
         if obj is None:
             return ()
         return ("id", "user", "slot", "status", "created_at", "cancelled_at", "updated_at")
-
-    def get_inlines(self, request: HttpRequest, obj: Any) -> Any:
-        return self.inlines if obj is not None else ()
-
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)  # bookings are never deleted (SPEC §2.6)
-        return actions
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    @admin.display(description="id")
-    def short_id(self, booking: Booking) -> str:
-        return str(booking.pk)[:8]
 
     @admin.display(description="host", ordering="slot__host__name")
     def host(self, booking: Booking) -> User:

@@ -135,6 +135,26 @@ class ServiceAdmin(admin.ModelAdmin[Any]):
         return done, failed
 
 
+class HistoryAdmin(ServiceAdmin):
+    """Rows with history (slots, bookings): Django's own delete is off, since bookings are never
+    deleted and slots only through slot_delete (SPEC §2.6); inlines show on the change page."""
+
+    def get_inlines(self, request: HttpRequest, obj: Any) -> Any:
+        return self.inlines if obj is not None else ()
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="id")
+    def short_id(self, obj: Model) -> str:
+        return str(obj.pk)[:8]
+
+
 class ReadOnlyAdmin(ServiceAdmin):
     """Append-only tables: view, filter and search; never add, change or delete."""
 

@@ -17,9 +17,9 @@ from django.urls import URLPattern, path
 from accounts.models import Role, User
 from bookings.models import Booking, EventSource
 from slotbooking.admin_kit import (
+    HistoryAdmin,
     ReadOnlyAdmin,
     ReadOnlyInline,
-    ServiceAdmin,
     ServiceModelForm,
     error_text,
 )
@@ -169,7 +169,7 @@ class BulkCreateForm(forms.Form):
 
 
 @admin.register(Slot)
-class SlotAdmin(ServiceAdmin):
+class SlotAdmin(HistoryAdmin):
     list_display = ("short_id", "host", "start", "end", "status", "capacity", "booked_count")
     list_select_related = ("host",)
     list_filter = (
@@ -198,21 +198,6 @@ class SlotAdmin(ServiceAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         return () if obj is None else ("id", "host", "status", "booked_count")
-
-    def get_inlines(self, request: HttpRequest, obj: Any) -> Any:
-        return self.inlines if obj is not None else ()
-
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)  # deleting goes through slot_delete only
-        return actions
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    @admin.display(description="id")
-    def short_id(self, slot: Slot) -> str:
-        return str(slot.pk)[:8]
 
     @admin.display(description="start (host's zone)", ordering="start_time")
     def start(self, slot: Slot) -> str:
