@@ -11,6 +11,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from accounts.locks import user_lock
+from accounts.models import User
 from bookings.idempotency import IdempotencyClaim, idempotency_complete, idempotency_lock
 from bookings.models import Booking, EventSource
 from slotbooking.db import in_service_transaction
@@ -33,6 +34,29 @@ def slot_overlaps(*, host_id: UUID, start_time: datetime, end_time: datetime) ->
         Slot.objects.filter(host_id=host_id, start_time__lt=end_time, end_time__gt=start_time)
         .exclude(status=SlotStatus.CANCELLED)
         .exists()
+    )
+
+
+def _record_created(
+    slots: list[Slot],
+    *,
+    host: User,
+    source: str,
+    actor_id: UUID | None,
+    request_id: str | None,
+) -> None:
+    """One CREATED audit event per new slot, inside the creating transaction. Through the API
+    the host creates their own slots, so the host is the actor."""
+    actor = host.pk if actor_id is None and source == EventSource.API else actor_id
+    slot_events_record(
+        slot_event_build(
+            slot=slot,
+            action=SlotEventAction.CREATED,
+            source=source,
+            actor_id=actor,
+            request_id=request_id,
+        )
+        for slot in slots
     )
 
 
@@ -75,18 +99,7 @@ def slot_create(
         slot = Slot.objects.create(
             host=host, start_time=start_time, end_time=end_time, capacity=capacity
         )
-        actor = host.pk if actor_id is None and source == EventSource.API else actor_id
-        slot_events_record(
-            [
-                slot_event_build(
-                    slot=slot,
-                    action=SlotEventAction.CREATED,
-                    source=source,
-                    actor_id=actor,
-                    request_id=request_id,
-                )
-            ]
-        )
+        _record_created([slot], host=host, source=source, actor_id=actor_id, request_id=request_id)
         if idempotency is not None:
             idempotency_complete(claim=idempotency, result=slot)
         return slot
@@ -372,17 +385,7 @@ def slot_bulk_create(
             Slot(host=host, start_time=p.start_time, end_time=p.end_time, capacity=p.capacity)
             for p in result.planned
         )
-        actor = host.pk if actor_id is None and source == EventSource.API else actor_id
-        slot_events_record(
-            slot_event_build(
-                slot=slot,
-                action=SlotEventAction.CREATED,
-                source=source,
-                actor_id=actor,
-                request_id=request_id,
-            )
-            for slot in created
-        )
+        _record_created(created, host=host, source=source, actor_id=actor_id, request_id=request_id)
         result.created = created
         return result
 
