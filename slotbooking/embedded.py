@@ -52,10 +52,47 @@ def _port_is_free(port: int) -> bool:
     return True
 
 
+EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+# Without /proc (macOS, BSD) assume the IANA ephemeral range.
+DEFAULT_EPHEMERAL_RANGE = (49152, 65535)
+LOWEST_PORT = 10000  # above the well-known and most registered service ports
+
+
+def ephemeral_range() -> tuple[int, int]:
+    """The ports the kernel hands out to outgoing connections (first, last)."""
+    try:
+        first, last = (int(part) for part in EPHEMERAL_RANGE_FILE.read_text().split()[:2])
+    except (OSError, ValueError):
+        return DEFAULT_EPHEMERAL_RANGE
+    return first, last
+
+
+def candidate_ports() -> list[int]:
+    """Ports we may listen on: 10000-65535 outside the ephemeral range.
+
+    A port inside that range can be held at any moment by an outgoing connection of any
+    program, so a server recorded there could find its port taken at the next start.
+    """
+    first, last = ephemeral_range()
+    ports = [p for p in range(LOWEST_PORT, 65536) if not first <= p <= last]
+    return ports or list(range(LOWEST_PORT, 65536))  # a range that covers everything
+
+
 def _preferred_port(service: str) -> int:
     # Stable per data dir, so two checkouts on one machine rarely pick the same port.
     digest = hashlib.sha256(f"{service}:{data_dir()}".encode()).digest()
-    return 20000 + int.from_bytes(digest[:2], "big") % 20000
+    ports = candidate_ports()
+    return ports[int.from_bytes(digest[:4], "big") % len(ports)]
+
+
+def _pick_free_port(service: str, *, avoid: int | None = None) -> int:
+    ports = candidate_ports()
+    start = ports.index(_preferred_port(service))
+    for step in range(len(ports)):
+        candidate = ports[(start + step * 7919) % len(ports)]
+        if candidate != avoid and _port_is_free(candidate):
+            return candidate
+    raise EmbeddedError(f"No free port for {service} outside the ephemeral range.")
 
 
 def _port(service: str, *, pick: bool) -> int:
@@ -63,14 +100,32 @@ def _port(service: str, *, pick: bool) -> int:
     port_file = data_dir() / service / "port"
     if port_file.exists():
         return int(port_file.read_text().strip())
-    candidate = _preferred_port(service)
     if not pick:
-        return candidate
-    while not _port_is_free(candidate):
-        candidate = 20000 + (candidate - 20000 + 7919) % 20000
+        return _preferred_port(service)
+    return _record_new_port(service)
+
+
+def _record_new_port(service: str, *, avoid: int | None = None) -> int:
+    port = _pick_free_port(service, avoid=avoid)
+    port_file = data_dir() / service / "port"
     port_file.parent.mkdir(parents=True, exist_ok=True)
-    port_file.write_text(f"{candidate}\n")
-    return candidate
+    port_file.write_text(f"{port}\n")
+    return port
+
+
+def _free_port_for_start(service: str, port: int) -> int:
+    """The port to start a stopped server on: the recorded one, or a new free one if taken.
+
+    Called only when our server is not running, so whatever holds the port is another program
+    (often a passing outgoing connection); the new port is recorded for the next starts.
+    """
+    first, last = ephemeral_range()
+    if _port_is_free(port) and not first <= port <= last:
+        return port
+    new_port = _record_new_port(service, avoid=port)
+    why = "is taken by another program" if not _port_is_free(port) else "is an ephemeral port"
+    print(f"{service}: port {port} {why}; using port {new_port} from now on.", file=sys.stderr)
+    return new_port
 
 
 def _wait_for_port(port: int, *, seconds: float) -> bool:
@@ -206,11 +261,7 @@ def postgres_start() -> str:
                 "log_timezone = 'UTC'\n"
             )
     if not postgres_running():
-        if not _port_is_free(port):
-            raise EmbeddedError(
-                f"Port {port} (from {root / 'port'}) is taken by another program. "
-                f"Delete that file to pick a new port, or set DATABASE_URL."
-            )
+        port = _free_port_for_start("postgres", port)
         result = _run(
             _as_unprivileged(
                 [
@@ -284,10 +335,18 @@ def _redis_server() -> str:
     return found
 
 
+def _redis_pid() -> int | None:
+    """The pid of our Redis if its pid file names a live process."""
+    try:
+        pid = int((data_dir() / "redis" / "redis.pid").read_text().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
 def redis_running() -> bool:
-    return _wait_for_port(_port("redis", pick=False), seconds=0.2) and (
-        (data_dir() / "redis" / "redis.pid").exists()
-    )
+    return _redis_pid() is not None and _wait_for_port(_port("redis", pick=False), seconds=0.2)
 
 
 def redis_start() -> str:
@@ -297,8 +356,7 @@ def redis_start() -> str:
     port = _port("redis", pick=True)
     if redis_running():
         return redis_url()
-    if not _port_is_free(port):
-        raise EmbeddedError(f"Port {port} (from {root / 'port'}) is taken; delete that file.")
+    port = _free_port_for_start("redis", port)
     result = _run(
         [
             _redis_server(),
@@ -330,11 +388,15 @@ def redis_start() -> str:
 
 
 def redis_stop() -> None:
-    pid_file = data_dir() / "redis" / "redis.pid"
-    if pid_file.exists():
-        with contextlib.suppress(ProcessLookupError, ValueError):
-            os.kill(int(pid_file.read_text().strip()), 15)
-        pid_file.unlink(missing_ok=True)
+    """Stop our Redis and wait (up to 10 s) until its process is gone."""
+    pid = _redis_pid()
+    if pid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, 15)
+        deadline = time.monotonic() + 10
+        while _redis_pid() == pid and time.monotonic() < deadline:
+            time.sleep(0.05)
+    (data_dir() / "redis" / "redis.pid").unlink(missing_ok=True)
 
 
 # COMMAND LINE -------------------------------------------------------------------------------
