@@ -91,7 +91,8 @@ def test_a_recorded_port_held_by_a_client_socket_is_replaced_by_a_free_one(tmp_p
     new_port = int(port_file.read_text())
     assert new_port != taken
     assert f"port {taken} is taken" in started.stderr
-    assert url.startswith(("redis://", "postgres://")) and f":{new_port}/" in url
+    assert url.startswith(("redis://", "postgres://"))
+    assert f":{new_port}/" in url
     assert started.stdout.strip() == url
     assert status == "running"
     assert stopped.returncode == 0, stopped.stderr
