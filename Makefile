@@ -59,7 +59,7 @@ seed: migrate  ## load the demo data (idempotent) and print the demo users' toke
 
 run: migrate static  ## serve the API and admin on PORT; BOOKING_MODE=queued adds Redis and the workers
 	@# Sync mode needs no Redis: start it only when the queue is on (SPEC §11.1).
-	@if [ "$$($(MANAGE) shell -c 'from django.conf import settings; print(settings.BOOKING_MODE)' 2>/dev/null)" = queued ]; then \
+	@if [ "$$($(PY) -m slotbooking.setting BOOKING_MODE)" = queued ]; then \
 		$(MAKE) --no-print-directory redis; fi
 	@$(MANAGE) seed_demo --tokens
 	@echo
