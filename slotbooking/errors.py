@@ -95,6 +95,35 @@ class PayloadTooLargeError(DomainError):
     default_message = "Request body is too large"
 
 
+class UriTooLongError(DomainError):
+    """The request line is longer than the server reads (the web server's own limit)."""
+
+    http_status, code, reason = 414, "URI_TOO_LONG", "URI_TOO_LONG"
+    default_message = "The request URI is too long"
+
+
+class HeadersTooLargeError(DomainError):
+    """Too many header fields, or one too long (the web server's own limits)."""
+
+    http_status, code = 431, "REQUEST_HEADER_FIELDS_TOO_LARGE"
+    reason = "REQUEST_HEADER_FIELDS_TOO_LARGE"
+    default_message = "The request header fields are too large"
+
+
+class MalformedRequestError(BadRequestError):
+    """Not an HTTP request the server can parse (bad request line, header or framing)."""
+
+    reason = "MALFORMED_REQUEST"
+    default_message = "The request is not valid HTTP"
+
+
+class CsrfFailedError(ForbiddenError):
+    """An admin form posted without its CSRF token (the API itself never needs one)."""
+
+    reason = "CSRF_FAILED"
+    default_message = "The form's CSRF check failed; reload the page and try again"
+
+
 class UnsupportedMediaTypeError(DomainError):
     http_status, code, reason = 415, "UNSUPPORTED_MEDIA_TYPE", "UNSUPPORTED_MEDIA_TYPE"
     default_message = "Unsupported media type; send application/json"

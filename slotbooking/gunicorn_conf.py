@@ -15,3 +15,17 @@ from django.conf import settings  # reads .env and validates, like the app
 _cores = os.cpu_count() or 1
 _per_core = 2 if settings.BOOKING_MODE == "queued" else 1
 workers = settings.WEB_CONCURRENCY if "WEB_CONCURRENCY" in os.environ else _cores * _per_core
+
+# Every answer is the JSON envelope, even those gunicorn writes itself (a request it cannot
+# parse); sizes stay bounded, and the application's own lower limits answer first
+# (slotbooking/http_limits.py).
+from slotbooking.http_limits import (  # noqa: E402  # after DJANGO_SETTINGS_MODULE is set
+    SERVER_HEADER_FIELD_SIZE,
+    SERVER_HEADER_FIELDS,
+    SERVER_REQUEST_LINE,
+)
+
+worker_class = "slotbooking.gunicorn_worker.EnvelopeSyncWorker"
+limit_request_line = SERVER_REQUEST_LINE
+limit_request_fields = SERVER_HEADER_FIELDS
+limit_request_field_size = SERVER_HEADER_FIELD_SIZE

@@ -111,6 +111,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "slotbooking.middleware.RequestIdMiddleware",
+    "slotbooking.http_limits.RequestLimitsMiddleware",  # 414/431 envelopes before any work
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -183,6 +184,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024  # SPEC §1.1: larger bodies get 413
+# A form post that fails the CSRF check (the admin's) gets the JSON envelope, not an HTML page.
+CSRF_FAILURE_VIEW = "slotbooking.views.csrf_failure"
 
 CORS_ALLOWED_ORIGINS_RAW = env_list("CORS_ALLOWED_ORIGINS", default="*")
 if CORS_ALLOWED_ORIGINS_RAW == ["*"]:

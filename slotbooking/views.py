@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema, inline_serializer
 from drf_spectacular.views import SpectacularAPIView, SpectacularJSONAPIView, SpectacularSwaggerView
 from rest_framework import serializers
@@ -20,6 +21,7 @@ from rest_framework.response import Response
 from bookings.dispatch import booking_queue_enabled, broker_probe
 from slotbooking.api import PublicApiViewSet, ok
 from slotbooking.errors import (
+    CsrfFailedError,
     EndpointNotFoundError,
     InternalError,
     UnhealthyError,
@@ -87,6 +89,7 @@ class HealthViewSet(PublicApiViewSet):
         return ok({"status": "healthy", "timestamp": format_instant(now_ms()), "checks": checks})
 
 
+@csrf_exempt  # an unknown path is unknown whatever the method: 404, not a CSRF 403
 def endpoint_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
     """Every unknown path, with or without credentials: 404 ENDPOINT_NOT_FOUND."""
     request.error_reason = EndpointNotFoundError.reason  # type: ignore[attr-defined]
@@ -97,6 +100,12 @@ def bad_request(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse
     """Requests Django refuses before routing (a Host header not in DJANGO_ALLOWED_HOSTS)."""
     error = ValidationFailedError(details=[{"path": "headers.host", "message": "Invalid host"}])
     return error_response(error)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "", **kwargs: Any) -> JsonResponse:
+    """CSRF_FAILURE_VIEW: a form post without a valid CSRF token gets the envelope too."""
+    request.error_reason = CsrfFailedError.reason  # type: ignore[attr-defined]
+    return error_response(CsrfFailedError())
 
 
 def server_error(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
