@@ -148,9 +148,11 @@ DATABASES = {"default": env.db("DATABASE_URL", default=embedded.database_url())}
 DATABASES["default"]["CONN_MAX_AGE"] = int(
     env_number("DATABASE_CONN_MAX_AGE", default=60, low=0, high=86400)
 )
-# No CONN_HEALTH_CHECKS: it costs a `SELECT 1` round trip on every request. A connection that
-# broke (database restart) answers one request with 503 DATABASE_UNAVAILABLE and Django then
-# discards it, since errors make it unusable; the next request reconnects.
+# No CONN_HEALTH_CHECKS: it costs a `SELECT 1` round trip on every request. Our backend instead
+# drops, before each request, a kept connection that the server hung up on (a database restart),
+# with one non-blocking poll of its socket; the request then connects afresh.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "slotbooking.pgbackend"
 # pytest runs in parallel checkouts may share one server: each can name its own test database.
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("DATABASE_TEST_NAME") or None}
 # No ATOMIC_REQUESTS: services open durable transactions, which a request-wide one would nest.

@@ -1,0 +1,1 @@
+"""Django's PostgreSQL backend, with persistent connections that survive a server restart."""
