@@ -28,12 +28,12 @@ $(INSTALLED): requirements.txt requirements-dev.txt
 
 db: venv  ## start the embedded PostgreSQL unless DATABASE_URL is set
 	@if [ -z "$$DATABASE_URL" ]; then \
-		url=$$($(PY) -m slotbooking.embedded postgres start) || exit 2; \
+		url=$$($(PY) -m devserver.embedded postgres start) || exit 2; \
 		echo "Embedded PostgreSQL: $$url (data in $$SLOTBOOKING_DATA_DIR/postgres)"; \
 	else echo "Using DATABASE_URL"; fi
 
 db-stop: venv  ## stop the embedded PostgreSQL (its data is kept)
-	@$(PY) -m slotbooking.embedded postgres stop
+	@$(PY) -m devserver.embedded postgres stop
 
 redis: venv  ## start the embedded Redis unless REDIS_URL is set (installs redis-server if missing)
 	@if [ -z "$$REDIS_URL" ]; then \
@@ -41,12 +41,12 @@ redis: venv  ## start the embedded Redis unless REDIS_URL is set (installs redis
 		{ command -v apt-get >/dev/null && echo "Installing redis-server from the OS packages" && \
 		  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq redis-server; \
 		  else sudo -n apt-get update -qq && sudo -n apt-get install -y -qq redis-server; fi; } || true; \
-		url=$$($(PY) -m slotbooking.embedded redis start) || exit 2; \
+		url=$$($(PY) -m devserver.embedded redis start) || exit 2; \
 		echo "Embedded Redis: $$url"; \
 	else echo "Using REDIS_URL"; fi
 
 redis-stop: venv  ## stop the embedded Redis
-	@$(PY) -m slotbooking.embedded redis stop
+	@$(PY) -m devserver.embedded redis stop
 
 migrate: db  ## apply the migrations
 	@$(MANAGE) migrate --noinput -v 0
@@ -104,10 +104,11 @@ bench: migrate static redis  ## seed slotbooking_bench, load gunicorn with wrk b
 		|| echo "wrk could not be installed: bench/loadgen.py (Python) drives the load instead"
 	$(PY) -m bench.run
 
-lint: venv  ## ruff, formatting and mypy
+lint: venv  ## ruff, formatting, mypy and the import contracts (lint-imports)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports
 
 fmt: venv  ## fix what ruff can fix, then format
 	$(VENV)/bin/ruff check --fix .

@@ -12,8 +12,8 @@ from django.http import HttpRequest
 from accounts.models import Role, User
 from accounts.serializers import UserCreateIn
 from accounts.services import api_token_rotate, user_register, user_update
-from slotbooking.admin_kit import ServiceAdmin, ServiceModelForm
-from slotbooking.fields import validate_input
+from core.admin.kit import ServiceAdmin, ServiceModelForm
+from core.api.fields import validate_input
 
 
 class RoleFilter(admin.SimpleListFilter):

@@ -20,9 +20,9 @@ from accounts.errors import (
 )
 from accounts.models import ApiToken, User
 from accounts.tokens import token_hash
-from slotbooking.errors import NotStaffError, StaffTokenRequiredError
-from slotbooking.fields import parse_uuid
-from slotbooking.instants import now_ms
+from core.api.fields import parse_uuid
+from core.db.instants import now_ms
+from core.errors import NotStaffError, StaffTokenRequiredError
 
 TOKEN = "token"  # noqa: S105  # the name of an auth method (request.auth), not a secret
 USER_ID_HEADER = "x-user-id"

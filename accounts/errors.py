@@ -1,36 +1,28 @@
 """Reasons of authentication and of the user endpoints (SPEC §1.8, §3.2)."""
 
-from slotbooking.errors import ConflictError, NotFoundError, UnauthorizedError
+from core.errors import (
+    ConflictError,
+    InvalidTokenError,
+    MalformedAuthorizationError,
+    MissingCredentialsError,
+    NotFoundError,
+    UnknownUserError,
+    UserIdHeaderDisabledError,
+    UserInactiveError,
+)
 
-
-class MissingCredentialsError(UnauthorizedError):
-    reason = "MISSING_CREDENTIALS"
-    default_message = "Missing x-user-id header"
-
-
-class UnknownUserError(UnauthorizedError):
-    reason = "UNKNOWN_USER"
-    default_message = "User not found"
-
-
-class MalformedAuthorizationError(UnauthorizedError):
-    reason = "MALFORMED_AUTHORIZATION"
-    default_message = "Authorization header must be 'Bearer <token>'"
-
-
-class InvalidTokenError(UnauthorizedError):
-    reason = "INVALID_TOKEN"
-    default_message = "Invalid API token"
-
-
-class UserInactiveError(UnauthorizedError):
-    reason = "USER_INACTIVE"
-    default_message = "User account is disabled"
-
-
-class UserIdHeaderDisabledError(UnauthorizedError):
-    reason = "USER_ID_HEADER_DISABLED"
-    default_message = "The x-user-id header is not accepted by this server; use an API token"
+# The authentication reasons live in core.errors, where the OpenAPI helpers document them on every
+# operation; they are re-exported here for the code that authenticates.
+__all__ = (
+    "EmailTakenError",
+    "InvalidTokenError",
+    "MalformedAuthorizationError",
+    "MissingCredentialsError",
+    "UnknownUserError",
+    "UserIdHeaderDisabledError",
+    "UserInactiveError",
+    "UserNotFoundError",
+)
 
 
 class UserNotFoundError(NotFoundError):

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from accounts.errors import UserNotFoundError
 from accounts.models import User
-from slotbooking.db import require_transaction
+from core.db.transactions import require_transaction
 
 
 def user_lock(*, user_id: UUID) -> User:

@@ -12,7 +12,7 @@ from django.db.models import F, Func, Q, Value
 from django.db.models.functions import Lower
 from django.db.models.lookups import GreaterThanOrEqual
 
-from slotbooking.models import BaseModel
+from core.db.models import BaseModel
 
 
 class Role(models.TextChoices):

@@ -9,7 +9,7 @@ from django.core.validators import EmailValidator
 from rest_framework import serializers
 
 from accounts.models import Role
-from slotbooking.fields import (
+from core.api.fields import (
     ContractField,
     EnumField,
     InstantField,

@@ -11,8 +11,8 @@ from accounts.locks import user_lock
 from accounts.models import ApiToken, Role, User
 from accounts.selectors import user_filter_by_email, user_get_by_email
 from accounts.tokens import token_generate, token_hash
-from slotbooking.db import in_service_transaction
-from slotbooking.instants import now_ms
+from core.db.instants import now_ms
+from core.db.transactions import in_service_transaction
 
 EMAIL_CONSTRAINTS = {"users_email_unique_ci": EmailTakenError}
 

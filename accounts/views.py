@@ -19,10 +19,10 @@ from accounts.serializers import (
     UserPublicOut,
 )
 from accounts.services import api_token_rotate, user_register
-from slotbooking.api import ApiViewSet, PageQuery, listed, ok, paginate
-from slotbooking.errors import NotStaffError, StaffTokenRequiredError, ValidationFailedError
-from slotbooking.fields import parse_uuid, query_dict, validate_input
-from slotbooking.schema import PAGE_PARAMETERS, errors, success
+from core.api.fields import parse_uuid, query_dict, validate_input
+from core.api.schema import PAGE_PARAMETERS, errors, success
+from core.api.viewsets import ApiViewSet, PageQuery, listed, ok, paginate
+from core.errors import NotStaffError, StaffTokenRequiredError, ValidationFailedError
 
 
 class UserViewSet(ApiViewSet):

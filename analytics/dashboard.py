@@ -12,9 +12,10 @@ from django.template.response import TemplateResponse
 
 from analytics.charts import bar_chart, gauge
 from analytics.selectors import analytics_report
-from analytics.serializers import AnalyticsQuery, analytics_data
-from slotbooking.errors import DomainError, ValidationFailedError
-from slotbooking.fields import validate_input
+from analytics.serializers import analytics_data
+from core.api.day_range import DayRangeQuery
+from core.api.fields import validate_input
+from core.errors import DomainError, ValidationFailedError
 
 DEFAULT_DAYS = 30
 FIELD_OF_PATH = {"startDate": "start_date", "endDate": "end_date", "tz": "tz"}
@@ -48,7 +49,7 @@ def analytics_dashboard(request: HttpRequest) -> HttpResponse:
             "tz": form.cleaned_data["tz"].strip(),
         }
         try:
-            day_range = validate_input(AnalyticsQuery, query)["day_range"]
+            day_range = validate_input(DayRangeQuery, query)["day_range"]
             data = analytics_data(analytics_report(day_range=day_range))
         except ValidationFailedError as exc:
             for detail in exc.details or []:

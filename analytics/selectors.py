@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import zoneinfo
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -14,36 +14,11 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 
 from bookings.models import Booking, BookingStatus
-from slotbooking.db import set_statement_timeout, translate_database_error
+from core.day_range import DayRange
+from core.db.transactions import set_statement_timeout, translate_database_error
 from slots.models import Slot, SlotStatus
 
 TOP_HOSTS = 5
-
-
-@dataclass(frozen=True)
-class DayRange:
-    """Whole calendar days in a zone: [start 00:00, the day after end 00:00), local to `zone`."""
-
-    start_day: date
-    end_day: date
-    zone: str
-
-    @property
-    def lower(self) -> datetime:
-        return datetime.combine(self.start_day, time(), zoneinfo.ZoneInfo(self.zone))
-
-    @property
-    def upper(self) -> datetime:
-        zone = zoneinfo.ZoneInfo(self.zone)
-        if self.end_day == date.max:
-            # 9999-12-31 has no next day in Python (OverflowError, a 500). Its last microsecond
-            # is later than every stored instant, which have millisecond precision.
-            return datetime.combine(self.end_day, time.max, zone)
-        return datetime.combine(self.end_day + timedelta(days=1), time(), zone)
-
-    @property
-    def days(self) -> int:
-        return (self.end_day - self.start_day).days + 1
 
 
 @dataclass(frozen=True)

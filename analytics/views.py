@@ -8,16 +8,17 @@ from rest_framework.response import Response
 
 from accounts.auth import IsStaff
 from analytics.selectors import analytics_report
-from analytics.serializers import AnalyticsOut, AnalyticsQuery, analytics_data, query_for_range
-from slotbooking.api import ApiViewSet, ok
-from slotbooking.errors import (
+from analytics.serializers import AnalyticsOut, analytics_data, query_for_range
+from core.api.day_range import DayRangeQuery
+from core.api.fields import query_dict, validate_input
+from core.api.schema import errors, success
+from core.api.viewsets import ApiViewSet, ok
+from core.errors import (
     NotStaffError,
     QueryTimeoutError,
     StaffTokenRequiredError,
     ValidationFailedError,
 )
-from slotbooking.fields import query_dict, validate_input
-from slotbooking.schema import errors, success
 
 
 class AnalyticsViewSet(ApiViewSet):
@@ -38,5 +39,5 @@ class AnalyticsViewSet(ApiViewSet):
         },
     )
     def retrieve(self, request: Request) -> Response:
-        query = validate_input(AnalyticsQuery, query_for_range(query_dict(request.query_params)))
+        query = validate_input(DayRangeQuery, query_for_range(query_dict(request.query_params)))
         return ok(analytics_data(analytics_report(day_range=query["day_range"])))

@@ -65,7 +65,7 @@ def app_database_url() -> str:
     if os.environ.get("DATABASE_URL"):
         return os.environ["DATABASE_URL"]
     sys.path.insert(0, str(ROOT))
-    from slotbooking import embedded
+    from devserver import embedded
 
     return embedded.database_url()
 

@@ -15,11 +15,14 @@ from django.template.response import TemplateResponse
 from accounts.models import Role, User
 from bookings.audit import REASON_MAX_LENGTH
 from bookings.export import booking_csv_lines
-from bookings.models import Booking, BookingEvent, EventSource
+from bookings.models import Booking, BookingEvent
 from bookings.services import booking_cancel, booking_create
-from slotbooking.admin_kit import HistoryAdmin, ReadOnlyAdmin, ReadOnlyInline, ServiceModelForm
-from slotbooking.fields import parse_uuid
-from slotbooking.instants import now_ms
+from core.admin.kit import HistoryAdmin, ReadOnlyAdmin, ReadOnlyInline, ServiceModelForm
+from core.api.fields import parse_uuid
+from core.audit import EventSource
+from core.db.instants import now_ms
+from slots.admin import SlotAdmin
+from slots.models import Slot
 
 
 class HostFilter(admin.SimpleListFilter):
@@ -203,3 +206,24 @@ class BookingEventAdmin(ReadOnlyAdmin):
     search_fields = ("actor__email",)
     uuid_search_fields = ("booking_id",)
     ordering = ("-created_at", "-id")
+
+
+class BookingInline(ReadOnlyInline):
+    model = Booking
+    fields = ("id", "user", "status", "created_at", "cancelled_at")
+    readonly_fields = fields
+    verbose_name_plural = "bookings (read-only)"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Booking]:
+        return super().get_queryset(request).select_related("user").order_by("created_at")
+
+
+class SlotWithBookingsAdmin(SlotAdmin):
+    """The slot admin with the slot's bookings above its audit log (slots know nothing of
+    bookings, so the bookings app extends the slot admin)."""
+
+    inlines = (BookingInline, *SlotAdmin.inlines)
+
+
+admin.site.unregister(Slot)
+admin.site.register(Slot, SlotWithBookingsAdmin)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from bookings.models import Booking, BookingEvent, EventAction, EventSource
-from slotbooking.db import require_transaction
+from bookings.models import Booking, BookingEvent, EventAction
+from core.audit import EventSource
+from core.db.transactions import require_transaction
 
 STAFF_OVERRIDE = "staff override: cancellation cutoff"
 REASON_MAX_LENGTH = 500

@@ -17,9 +17,10 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, time, timedelta
 
 from accounts.models import User
-from bookings.models import Booking, BookingEvent, BookingStatus, EventAction, EventSource
-from slotbooking.db import in_service_transaction
-from slotbooking.instants import now_ms, truncate_ms
+from bookings.models import Booking, BookingEvent, BookingStatus, EventAction
+from core.audit import EventSource
+from core.db.instants import now_ms, truncate_ms
+from core.db.transactions import in_service_transaction
 from slots.locks import slot_lock
 from slots.models import Slot, SlotStatus
 from slots.services import slot_create, slot_overlaps

@@ -16,25 +16,24 @@ from typing import Any
 from uuid import UUID
 
 import redis
+from celery import current_app as celery_app
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult
 from django.conf import settings
 
 from bookings.errors import QueueTimeoutError, QueueUnavailableError
-from bookings.idempotency import (
-    IdempotencyClaim,
-    IdempotencyScope,
-    Outcome,
-    idempotency_release,
-    recorded,
-    success_outcome,
-)
-from bookings.models import Booking
 from bookings.serializers import BookingOut
 from bookings.services import booking_create, booking_precheck
 from bookings.tasks import booking_create_task
-from slotbooking.celery import app as celery_app
-from slotbooking.errors import DomainError, IdempotencyKeyInProgressError, InternalError
+from core.errors import DomainError, IdempotencyKeyInProgressError, InternalError
+from core.idempotency.records import (
+    IdempotencyClaim,
+    IdempotencyScope,
+    Outcome,
+    SuccessRenderer,
+    idempotency_release,
+    recorded,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -47,9 +46,8 @@ def booking_queue_enabled() -> bool:
     return settings.BOOKING_MODE == "queued"
 
 
-def booking_created_outcome(booking: Booking) -> Outcome:
-    """The 201 of POST /api/bookings, as sent: the same text in both modes."""
-    return success_outcome(BookingOut(booking).data, status=201)
+# The 201 of POST /api/bookings, as sent: the same text in both modes.
+BOOKING_CREATED = SuccessRenderer(BookingOut, status=201)
 
 
 def booking_partition(slot_id: UUID) -> int:
@@ -71,7 +69,7 @@ def booking_request(
     if not booking_queue_enabled():
         return recorded(
             scope,
-            render=booking_created_outcome,
+            render=BOOKING_CREATED,
             call=lambda claim: booking_create(
                 user_id=scope.user_id,
                 slot_id=slot_id,
@@ -156,6 +154,11 @@ def _wait(result: AsyncResult, *, claim: IdempotencyClaim) -> Outcome:
 def _stop_waiting(result: AsyncResult) -> None:
     with contextlib.suppress(Exception):  # best effort: only an unsubscribe
         result.backend.remove_pending_result(result)  # type: ignore[attr-defined]
+
+
+def queued_broker_probe() -> str | None:
+    """The broker's health in queued mode; None in sync mode, which does not use it."""
+    return broker_probe() if booking_queue_enabled() else None
 
 
 def broker_probe() -> str:

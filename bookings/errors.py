@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slotbooking.errors import (
+from core.errors import (
     BadRequestError,
     ConflictError,
     NotFoundError,
@@ -62,6 +62,7 @@ class QueueTimeoutError(ServiceUnavailableError):
         "retry with the same Idempotency-Key to get the result"
     )
     retry_after = 1
+    keeps_idempotency_claim = True
 
     def __init__(
         self, message: str | None = None, *, details: Any = None, key: str | None = None

@@ -10,9 +10,9 @@ from uuid import UUID
 
 from django.db.models import QuerySet
 
-from analytics.selectors import DayRange
 from bookings.models import Booking
-from slotbooking.instants import format_instant
+from core.day_range import DayRange
+from core.db.instants import format_instant
 
 CSV_COLUMNS = (
     "bookingId",

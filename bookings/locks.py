@@ -6,7 +6,7 @@ from uuid import UUID
 
 from bookings.errors import BookingNotFoundError
 from bookings.models import Booking
-from slotbooking.db import require_transaction
+from core.db.transactions import require_transaction
 
 
 def booking_lock(*, booking_id: UUID) -> Booking:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from bookings.models import BookingStatus
-from slotbooking.fields import EnumField, InstantField, StringField, UuidField
+from core.api.fields import EnumField, InstantField, StringField, UuidField
 from slots.models import SlotStatus
 from slots.serializers import DateRangeQuery
 

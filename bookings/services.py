@@ -26,12 +26,13 @@ from bookings.errors import (
     MaxActiveBookingsError,
     SlotInPastError,
 )
-from bookings.idempotency import IdempotencyClaim, idempotency_complete, idempotency_lock
 from bookings.locks import booking_lock
-from bookings.models import Booking, BookingStatus, EventAction, EventSource
-from slotbooking.db import in_service_transaction
-from slotbooking.errors import NotOwnerError
-from slotbooking.instants import now_ms
+from bookings.models import Booking, BookingStatus, EventAction
+from core.audit import EventSource
+from core.db.instants import now_ms
+from core.db.transactions import in_service_transaction
+from core.errors import NotOwnerError
+from core.idempotency.records import IdempotencyClaim, idempotency_complete, idempotency_lock
 from slots.errors import SlotNotAvailableError, SlotNotFoundError
 from slots.locks import slot_lock
 from slots.models import Slot, SlotStatus

@@ -14,14 +14,14 @@ from uuid import UUID
 from celery import Task, shared_task
 from django.db import transaction
 
-from bookings.idempotency import (
+from core.audit import EventSource
+from core.idempotency.records import (
     ClaimLostError,
     IdempotencyClaim,
     Outcome,
     idempotency_prune,
     idempotency_settle,
 )
-from bookings.models import EventSource
 
 logger = logging.getLogger(__name__)
 
@@ -47,15 +47,15 @@ def booking_create_task(payload: dict[str, Any]) -> dict[str, Any]:
     {"lost": true} (the claim was withdrawn or taken over, nothing to report).
     """
     # Services and dispatch import this module: import them late.
-    from bookings.dispatch import booking_created_outcome
+    from bookings.dispatch import BOOKING_CREATED
     from bookings.services import booking_create
-    from slotbooking.exception_handler import as_domain_error
+    from core.api.exception_handler import as_domain_error
 
     claim = IdempotencyClaim(
         record_id=UUID(payload["recordId"]),
         attempt=UUID(payload["attempt"]),
         key="",  # the service reads the key from the record it locks
-        render=booking_created_outcome,
+        render=BOOKING_CREATED,
     )
     user_id = UUID(payload["userId"])
     try:

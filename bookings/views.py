@@ -20,15 +20,6 @@ from bookings.errors import (
     QueueUnavailableError,
     SlotInPastError,
 )
-from bookings.idempotency import (
-    IDEMPOTENCY_ERRORS,
-    IDEMPOTENCY_KEY_PARAMETER,
-    IdempotencyScope,
-    Outcome,
-    idempotent_response,
-    recorded,
-    success_outcome,
-)
 from bookings.selectors import booking_event_list, booking_get, booking_list_for_user
 from bookings.serializers import (
     BookingCancelIn,
@@ -38,13 +29,23 @@ from bookings.serializers import (
     BookingOut,
 )
 from bookings.services import booking_cancel
-from slotbooking.api import ApiViewSet, PageQuery, listed, ok, paginate, request_id
-from slotbooking.errors import LockTimeoutError, NotOwnerError, ValidationFailedError
-from slotbooking.fields import parse_uuid, query_dict, validate_input
-from slotbooking.schema import PAGE_PARAMETERS, errors, success
+from core.api.fields import parse_uuid, query_dict, validate_input
+from core.api.schema import PAGE_PARAMETERS, errors, success
+from core.api.viewsets import ApiViewSet, PageQuery, listed, ok, paginate, request_id
+from core.errors import LockTimeoutError, NotOwnerError, ValidationFailedError
+from core.idempotency.records import (
+    IDEMPOTENCY_ERRORS,
+    IDEMPOTENCY_KEY_PARAMETER,
+    IdempotencyScope,
+    Outcome,
+    SuccessRenderer,
+    idempotent_response,
+    recorded,
+)
 from slots.errors import SlotNotAvailableError, SlotNotFoundError
 
 NOT_BOOKING_VIEWER = "You can only view your own bookings"
+BOOKING_CANCELLED = SuccessRenderer(BookingOut, status=200)
 
 
 class BookingViewSet(ApiViewSet):
@@ -140,7 +141,7 @@ class BookingDetailViewSet(ApiViewSet):
                 raise BookingNotFoundError()
             return recorded(
                 scope,
-                render=lambda booking: success_outcome(BookingOut(booking).data, status=200),
+                render=BOOKING_CANCELLED,
                 call=lambda claim: booking_cancel(
                     booking_id=parsed,
                     actor_id=user_id,

@@ -18,8 +18,8 @@ workers = settings.WEB_CONCURRENCY if "WEB_CONCURRENCY" in os.environ else _core
 
 # Every answer is the JSON envelope, even those gunicorn writes itself (a request it cannot
 # parse); sizes stay bounded, and the application's own lower limits answer first
-# (slotbooking/http_limits.py).
-from slotbooking.http_limits import (  # noqa: E402  # after DJANGO_SETTINGS_MODULE is set
+# (core/api/http_limits.py).
+from core.api.http_limits import (  # noqa: E402  # after DJANGO_SETTINGS_MODULE is set
     SERVER_HEADER_FIELD_SIZE,
     SERVER_HEADER_FIELDS,
     SERVER_REQUEST_LINE,

@@ -21,7 +21,7 @@ from gunicorn.http.errors import LimitRequestHeaders, LimitRequestLine, ParseExc
 from gunicorn.workers.gthread import ThreadWorker
 from gunicorn.workers.sync import SyncWorker
 
-from slotbooking.errors import (
+from core.errors import (
     DomainError,
     HeadersTooLargeError,
     MalformedRequestError,

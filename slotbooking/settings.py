@@ -11,8 +11,6 @@ import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from slotbooking import embedded
-
 django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -65,8 +63,17 @@ def env_list(name: str, *, default: str) -> list[str]:
     return [item.strip() for item in env.str(name, default=default).split(",") if item.strip()]
 
 
+def dev_server_url(service: str) -> str:
+    """The URL of the development server (devserver/embedded.py) of `service`, the default when
+    DATABASE_URL or REDIS_URL is unset. Imported only then: production never loads it."""
+    from devserver import embedded
+
+    return embedded.database_url() if service == "postgres" else embedded.redis_url()
+
+
 # CORE -----------------------------------------------------------------------------------------
-SLOTBOOKING_DATA_DIR = embedded.data_dir()
+# The embedded servers' data, and the generated secret key of development.
+SLOTBOOKING_DATA_DIR = Path(os.environ.get("SLOTBOOKING_DATA_DIR") or BASE_DIR / "var").resolve()
 VERSION = "1.0.0"
 
 
@@ -103,6 +110,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "corsheaders",
     "slotbooking",
+    "core.idempotency",
     "accounts",
     "slots",
     "bookings",
@@ -110,8 +118,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "slotbooking.middleware.RequestIdMiddleware",
-    "slotbooking.http_limits.RequestLimitsMiddleware",  # 414/431 envelopes before any work
+    "core.api.middleware.RequestIdMiddleware",
+    "core.api.http_limits.RequestLimitsMiddleware",  # 414/431 envelopes before any work
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -143,8 +151,10 @@ TEMPLATES = [
 ]
 
 # DATABASE -------------------------------------------------------------------------------------
-# Default: the private cluster that `make run` and `make test` start (slotbooking/embedded.py).
-DATABASES = {"default": env.db("DATABASE_URL", default=embedded.database_url())}
+# Default: the private cluster that `make run` and `make test` start (devserver/embedded.py).
+DATABASES = {
+    "default": env.db_url_config(os.environ.get("DATABASE_URL") or dev_server_url("postgres"))
+}
 DATABASES["default"]["CONN_MAX_AGE"] = int(
     env_number("DATABASE_CONN_MAX_AGE", default=60, low=0, high=86400)
 )
@@ -152,7 +162,7 @@ DATABASES["default"]["CONN_MAX_AGE"] = int(
 # drops, before each request, a kept connection that the server hung up on (a database restart),
 # with one non-blocking poll of its socket; the request then connects afresh.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"]["ENGINE"] = "slotbooking.pgbackend"
+    DATABASES["default"]["ENGINE"] = "core.db.pgbackend"
 # pytest runs in parallel checkouts may share one server: each can name its own test database.
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("DATABASE_TEST_NAME") or None}
 # No ATOMIC_REQUESTS: services open durable transactions, which a request-wide one would nest.
@@ -187,7 +197,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024  # SPEC §1.1: larger bodies get 413
 # A form post that fails the CSRF check (the admin's) gets the JSON envelope, not an HTML page.
-CSRF_FAILURE_VIEW = "slotbooking.views.csrf_failure"
+CSRF_FAILURE_VIEW = "core.api.views.csrf_failure"
 
 CORS_ALLOWED_ORIGINS_RAW = env_list("CORS_ALLOWED_ORIGINS", default="*")
 if CORS_ALLOWED_ORIGINS_RAW == ["*"]:
@@ -272,8 +282,8 @@ if IDEMPOTENCY_CLAIM_TTL <= BOOKING_QUEUE_WAIT + 2 * BOOKING_LOCK_TIMEOUT:
 
 # CELERY -----------------------------------------------------------------------------------------
 # Broker and result backend of queued mode. Default: the private Redis that `make run` and
-# `make test` start (slotbooking/embedded.py). Nothing here connects: connections open on first use.
-REDIS_URL = env.str("REDIS_URL", default="") or embedded.redis_url()
+# `make test` start (devserver/embedded.py). Nothing here connects: connections open on first use.
+REDIS_URL = env.str("REDIS_URL", default="") or dev_server_url("redis")
 CELERY_VISIBILITY_TIMEOUT = env_number(
     "CELERY_VISIBILITY_TIMEOUT", default=300, low=1, high=86400, integer=False
 )
@@ -317,10 +327,10 @@ ANALYTICS_STATEMENT_TIMEOUT = env_number(
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.auth.ApiAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": [],
-    "DEFAULT_PARSER_CLASSES": ["slotbooking.parsers.JsonParser", "slotbooking.parsers.FormParser"],
-    "DEFAULT_RENDERER_CLASSES": ["slotbooking.renderers.JsonRenderer"],
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "slotbooking.renderers.FirstRendererNegotiation",
-    "EXCEPTION_HANDLER": "slotbooking.exception_handler.exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["core.api.parsers.JsonParser", "core.api.parsers.FormParser"],
+    "DEFAULT_RENDERER_CLASSES": ["core.api.renderers.JsonRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core.api.renderers.FirstRendererNegotiation",
+    "EXCEPTION_HANDLER": "core.api.exception_handler.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
@@ -359,7 +369,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "json": {"()": "slotbooking.logging.JsonFormatter"},
+        "json": {"()": "core.logging.formatters.JsonFormatter"},
         "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},

@@ -6,11 +6,11 @@ from django.urls import path, re_path
 from accounts.views import CurrentUserViewSet, UserDetailViewSet, UserViewSet
 from analytics.dashboard import analytics_dashboard
 from analytics.views import AnalyticsViewSet
+from bookings.slot_views import HostSlotViewSet, SlotWithBookingDetailViewSet
 from bookings.views import BookingDetailViewSet, BookingHistoryViewSet, BookingViewSet
-from slotbooking.api import api_route
-from slotbooking.views import (
+from core.api.health import HealthViewSet
+from core.api.views import (
     DocsView,
-    HealthViewSet,
     RootViewSet,
     SchemaJsonView,
     SchemaView,
@@ -18,7 +18,8 @@ from slotbooking.views import (
     endpoint_not_found,
     server_error,
 )
-from slots.views import HostSlotViewSet, SlotDetailViewSet, SlotViewSet
+from core.api.viewsets import api_route
+from slots.views import SlotViewSet
 
 ID = r"(?P<{}>[^/]+)"
 
@@ -40,7 +41,7 @@ urlpatterns = [
     api_route("slots/host", HostSlotViewSet.as_view({"get": "list"}), "slots-host"),
     api_route(
         "slots/" + ID.format("slot_id"),
-        SlotDetailViewSet.as_view({"get": "retrieve", "delete": "destroy"}),
+        SlotWithBookingDetailViewSet.as_view({"get": "retrieve", "delete": "destroy"}),
         "slot-detail",
     ),
     api_route("bookings", BookingViewSet.as_view({"post": "create", "get": "list"}), "bookings"),

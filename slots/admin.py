@@ -3,28 +3,29 @@
 from __future__ import annotations
 
 from datetime import datetime, time
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import DateFieldListFilter, RelatedOnlyFieldListFilter
+from django.contrib.admin.options import InlineModelAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
 from accounts.models import Role, User
-from bookings.models import Booking, EventSource
-from slotbooking.admin_kit import (
+from core.admin.kit import (
     HistoryAdmin,
     ReadOnlyAdmin,
     ReadOnlyInline,
     ServiceModelForm,
     error_text,
 )
-from slotbooking.errors import DomainError
-from slotbooking.fields import parse_time_zone
+from core.api.fields import parse_time_zone
+from core.audit import EventSource
+from core.errors import DomainError
 from slots.models import Slot, SlotEvent
 from slots.services import (
     WEEKDAYS,
@@ -91,16 +92,6 @@ class SlotChangeForm(ServiceModelForm):
             source=EventSource.ADMIN,
             actor_id=self.request.user.pk,
         )
-
-
-class BookingInline(ReadOnlyInline):
-    model = Booking
-    fields = ("id", "user", "status", "created_at", "cancelled_at")
-    readonly_fields = fields
-    verbose_name_plural = "bookings (read-only)"
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Booking]:
-        return super().get_queryset(request).select_related("user").order_by("created_at")
 
 
 class SlotEventInline(ReadOnlyInline):
@@ -182,7 +173,8 @@ class SlotAdmin(HistoryAdmin):
     ordering = ("-start_time", "id")
     actions = ("cancel_or_delete",)
     change_list_template = "admin/slots/slot/change_list.html"
-    inlines = (BookingInline, SlotEventInline)
+    # The bookings app extends this admin with the slot's bookings (bookings/admin.py).
+    inlines: ClassVar[tuple[type[InlineModelAdmin[Any, Any]], ...]] = (SlotEventInline,)
     uuid_search_fields = ("id",)
 
     def get_form(

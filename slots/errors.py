@@ -1,6 +1,6 @@
 """Reasons of the slot endpoints (SPEC §3.3, §5)."""
 
-from slotbooking.errors import ConflictError, NotFoundError
+from core.errors import ConflictError, NotFoundError
 
 
 class SlotNotFoundError(NotFoundError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from uuid import UUID
 
-from slotbooking.db import require_transaction
+from core.db.transactions import require_transaction
 from slots.models import Slot, SlotEvent, SlotEventAction
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from slotbooking.db import require_transaction
+from core.db.transactions import require_transaction
 from slots.errors import SlotNotFoundError
 from slots.models import Slot
 

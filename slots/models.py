@@ -10,8 +10,8 @@ from django.contrib.postgres.fields import DateTimeRangeField, RangeBoundary, Ra
 from django.db import models
 from django.db.models import F, Func, Q
 
-from slotbooking.instants import now_ms
-from slotbooking.models import BaseModel
+from core.db.instants import now_ms
+from core.db.models import BaseModel
 
 
 class SlotStatus(models.TextChoices):
@@ -91,7 +91,7 @@ class SlotEvent(models.Model):
 
     Append-only: the trigger slot_events_append_only rejects UPDATE and DELETE. `slot` has no
     foreign-key constraint, because a slot that never had a booking is deleted and its history
-    must outlive it. `source` takes the values of bookings.models.EventSource.
+    must outlive it. `source` takes the values of core.audit.EventSource.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

@@ -6,9 +6,9 @@ from typing import Any
 
 from rest_framework import serializers
 
-from slotbooking.api import PageQuery
-from slotbooking.fields import EnumField, InstantField, UuidField
-from slotbooking.instants import now_ms
+from core.api.fields import EnumField, InstantField, UuidField
+from core.api.viewsets import PageQuery
+from core.db.instants import now_ms
 from slots.models import SlotStatus
 from slots.rules import slot_time_errors
 

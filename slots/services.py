@@ -12,12 +12,12 @@ from zoneinfo import ZoneInfo
 
 from accounts.locks import user_lock
 from accounts.models import User
-from bookings.idempotency import IdempotencyClaim, idempotency_complete, idempotency_lock
-from bookings.models import Booking, EventSource
-from slotbooking.db import in_service_transaction
-from slotbooking.errors import NotAHostError, NotOwnerError, ValidationFailedError
-from slotbooking.fields import parse_time_zone
-from slotbooking.instants import format_instant, now_ms, truncate_ms
+from core.api.fields import parse_time_zone
+from core.audit import EventSource
+from core.db.instants import format_instant, now_ms, truncate_ms
+from core.db.transactions import in_service_transaction
+from core.errors import NotAHostError, NotOwnerError, ValidationFailedError
+from core.idempotency.records import IdempotencyClaim, idempotency_complete, idempotency_lock
 from slots.errors import SlotHasBookingError, SlotNotFoundError, SlotOverlapError
 from slots.events import slot_event_build, slot_events_record
 from slots.locks import slot_lock
@@ -141,7 +141,7 @@ def slot_delete(
         if slot.booked_count > 0:
             raise SlotHasBookingError()
         actor = user_id if actor_id is None and source == EventSource.API else actor_id
-        if Booking.objects.filter(slot_id=slot.pk).exists():
+        if slot.bookings.exists():
             Slot.objects.filter(pk=slot.pk).update(status=SlotStatus.CANCELLED, updated_at=now_ms())
             event = slot_event_build(
                 slot=slot,

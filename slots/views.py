@@ -8,28 +8,30 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.auth import request_user
-from bookings.idempotency import (
-    IDEMPOTENCY_ERRORS,
-    IDEMPOTENCY_KEY_PARAMETER,
-    IdempotencyScope,
-    Outcome,
-    idempotent_response,
-    recorded,
-    success_outcome,
-)
-from slotbooking.api import ApiViewSet, listed, ok, paginate
-from slotbooking.errors import (
+from core.api.fields import parse_uuid, query_dict, validate_input
+from core.api.schema import PAGE_PARAMETERS, errors, success
+from core.api.viewsets import ApiViewSet, listed, ok, paginate
+from core.errors import (
     LockTimeoutError,
     NotAHostError,
     NotOwnerError,
     ValidationFailedError,
 )
-from slotbooking.fields import parse_uuid, query_dict, validate_input
-from slotbooking.schema import PAGE_PARAMETERS, errors, success
+from core.idempotency.records import (
+    IDEMPOTENCY_ERRORS,
+    IDEMPOTENCY_KEY_PARAMETER,
+    IdempotencyScope,
+    Outcome,
+    SuccessRenderer,
+    idempotent_response,
+    recorded,
+)
 from slots.errors import SlotHasBookingError, SlotNotFoundError, SlotOverlapError
-from slots.selectors import slot_get, slot_list, with_confirmed_booking
-from slots.serializers import DeletedOut, HostSlotOut, SlotCreateIn, SlotListQuery, SlotOut
+from slots.selectors import slot_list
+from slots.serializers import DeletedOut, SlotCreateIn, SlotListQuery, SlotOut
 from slots.services import slot_create, slot_delete
+
+SLOT_CREATED = SuccessRenderer(SlotOut, status=201)
 
 LIST_PARAMETERS = [
     OpenApiParameter("hostId", str, description="only this host's slots (uuid)"),
@@ -59,7 +61,7 @@ class SlotViewSet(ApiViewSet):
             data = validate_input(SlotCreateIn, request.data)
             return recorded(
                 scope,
-                render=lambda slot: success_outcome(SlotOut(slot).data, status=201),
+                render=SLOT_CREATED,
                 call=lambda claim: slot_create(
                     host_id=user_id,
                     start_time=data["startTime"],
@@ -87,38 +89,7 @@ class SlotViewSet(ApiViewSet):
         return listed(SlotOut(rows, many=True).data, meta)
 
 
-class HostSlotViewSet(ApiViewSet):
-    @extend_schema(
-        summary="The caller's own slots, with their confirmed bookings",
-        parameters=LIST_PARAMETERS,
-        responses={200: success(HostSlotOut, many=True), **errors(ValidationFailedError)},
-    )
-    def list(self, request: Request) -> Response:
-        query = validate_input(SlotListQuery, query_dict(request.query_params))
-        slots = slot_list(
-            host_id=request_user(request).pk,  # hostId is validated, then ignored
-            start_date=query.get("startDate"),
-            end_date=query.get("endDate"),
-            status=query.get("status"),
-        )
-        rows, meta = paginate(
-            with_confirmed_booking(slots), page=query["page"], limit=query["limit"]
-        )
-        return listed(HostSlotOut(rows, many=True).data, meta)
-
-
 class SlotDetailViewSet(ApiViewSet):
-    @extend_schema(
-        summary="One slot; its host also sees the confirmed booking",
-        responses={200: success(HostSlotOut), **errors(SlotNotFoundError)},
-    )
-    def retrieve(self, request: Request, slot_id: str) -> Response:
-        caller = request_user(request)
-        slot = slot_get(slot_id=parse_uuid(slot_id), viewer_id=caller.pk)
-        if slot.host_id == caller.pk:
-            return ok(HostSlotOut(slot).data)
-        return ok(SlotOut(slot).data)
-
     @extend_schema(
         summary="Delete a slot, or cancel it when it has booking history",
         responses={

@@ -5,7 +5,7 @@ import django.contrib.postgres.fields
 import django.db.models.deletion
 import django.db.models.functions.text
 import django.db.models.lookups
-import slotbooking.instants
+import core.db.instants
 import uuid
 from django.conf import settings
 from django.db import migrations, models
@@ -27,8 +27,8 @@ class Migration(migrations.Migration):
                 ('last_login', models.DateTimeField(blank=True, null=True, verbose_name='last login')),
                 ('is_superuser', models.BooleanField(default=False, help_text='Designates that this user has all permissions without explicitly assigning them.', verbose_name='superuser status')),
                 ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('created_at', models.DateTimeField(default=slotbooking.instants.now_ms, editable=False)),
-                ('updated_at', models.DateTimeField(default=slotbooking.instants.now_ms, editable=False)),
+                ('created_at', models.DateTimeField(default=core.db.instants.now_ms, editable=False)),
+                ('updated_at', models.DateTimeField(default=core.db.instants.now_ms, editable=False)),
                 ('email', models.CharField(max_length=254)),
                 ('name', models.CharField(max_length=100)),
                 ('roles', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(choices=[('HOST', 'Host'), ('GUEST', 'Guest')], max_length=5), default=list, size=None)),

@@ -7,7 +7,7 @@ from factory.django import DjangoModelFactory
 
 from accounts.models import ApiToken, Role, User
 from accounts.tokens import token_generate, token_hash
-from slotbooking.instants import now_ms
+from core.db.instants import now_ms
 
 
 class UserFactory(DjangoModelFactory[User]):

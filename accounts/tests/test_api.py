@@ -9,7 +9,7 @@ import pytest
 
 from accounts.models import ApiToken, User
 from accounts.tests.factories import UserFactory
-from slotbooking.instants import now_ms
+from core.db.instants import now_ms
 from slotbooking.tests.envelopes import INSTANT, assert_error, assert_invalid
 
 pytestmark = pytest.mark.django_db

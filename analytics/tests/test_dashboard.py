@@ -22,7 +22,7 @@ from accounts.services import staff_create
 from accounts.tests.factories import UserFactory, token_for
 from analytics.charts import bar_chart
 from bookings.services import booking_create
-from slotbooking.instants import now_ms
+from core.db.instants import now_ms
 from slotbooking.tests.admin import STAFF_PASSWORD, staff_client
 from slots.tests.factories import SlotFactory
 

@@ -12,9 +12,9 @@ from django.core.management.base import CommandError
 
 from accounts.services import staff_create
 from accounts.tests.factories import UserFactory, token_for
-from bookings.models import EventSource
 from bookings.services import booking_cancel, booking_create
-from slotbooking.instants import now_ms
+from core.audit import EventSource
+from core.db.instants import now_ms
 from slots.services import slot_delete
 from slots.tests.factories import SlotFactory
 

@@ -12,7 +12,7 @@ from bookings.audit import STAFF_OVERRIDE
 from bookings.models import Booking, BookingEvent, BookingStatus
 from bookings.services import booking_create
 from bookings.tests.invariants import assert_booking_invariants
-from slotbooking.instants import format_instant, now_ms
+from core.db.instants import format_instant, now_ms
 from slotbooking.tests.admin import queries_of, staff_client
 from slots.tests.factories import SlotFactory
 

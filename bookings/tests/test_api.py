@@ -9,7 +9,7 @@ import pytest
 from accounts.tests.factories import HostFactory, UserFactory
 from bookings.models import Booking, BookingStatus
 from bookings.services import booking_cancel, booking_create
-from slotbooking.instants import format_instant, now_ms
+from core.db.instants import format_instant, now_ms
 from slotbooking.tests.envelopes import INSTANT, assert_error, assert_invalid
 from slots.models import Slot, SlotStatus
 from slots.tests.factories import SlotFactory

@@ -13,10 +13,11 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from accounts.tests.factories import HostFactory, UserFactory
-from bookings.models import Booking, BookingEvent, EventSource
+from bookings.models import Booking, BookingEvent
 from bookings.services import booking_cancel, booking_create
 from bookings.tests.invariants import assert_booking_invariants
-from slotbooking.instants import format_instant, now_ms
+from core.audit import EventSource
+from core.db.instants import format_instant, now_ms
 from slots.models import Slot, SlotEvent
 from slots.tests.factories import SlotFactory
 

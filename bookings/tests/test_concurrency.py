@@ -31,9 +31,9 @@ from bookings.errors import (
 from bookings.models import Booking, BookingStatus
 from bookings.services import booking_cancel, booking_create
 from bookings.tests.invariants import assert_booking_invariants
-from slotbooking.db import constraint_name
-from slotbooking.errors import LockTimeoutError
-from slotbooking.instants import now_ms
+from core.db.instants import now_ms
+from core.db.transactions import constraint_name
+from core.errors import LockTimeoutError
 from slotbooking.tests.concurrency import (
     Latch,
     LocksHeld,
@@ -452,7 +452,7 @@ def test_mixed_bookings_cancels_and_slot_changes_at_once_never_deadlock_or_time_
         partial(guest_session, guest, seed) for seed, guest in enumerate(guests * 2)
     ]
     calls += [partial(host_session, host, 100 + seed) for seed, host in enumerate(hosts)]
-    with caplog.at_level(logging.WARNING, logger="slotbooking.db"):
+    with caplog.at_level(logging.WARNING, logger="core.db.transactions"):
         attempts = run_at_once(calls)
 
     assert_overlapped(attempts)
@@ -461,6 +461,6 @@ def test_mixed_bookings_cancels_and_slot_changes_at_once_never_deadlock_or_time_
     assert "booked" in outcomes
     assert "cancelled" in outcomes
     # A deadlock would be retried silently by in_service_transaction, but it logs a warning.
-    retried = [r for r in caplog.records if r.name == "slotbooking.db"]
+    retried = [r for r in caplog.records if r.name == "core.db.transactions"]
     assert retried == [], f"deadlocks or serialization failures: {retried}"
     assert_booking_invariants()

@@ -13,17 +13,18 @@ from django.core.management import call_command
 from django.db import connection, transaction
 
 from accounts.tests.factories import UserFactory
-from bookings.idempotency import (
+from bookings.models import Booking, BookingEvent
+from bookings.services import booking_create
+from bookings.tasks import idempotency_prune_task
+from conftest import Api
+from core.db.instants import format_instant, now_ms
+from core.idempotency.models import IdempotencyRecord, IdempotencyState
+from core.idempotency.records import (
     ClaimLostError,
     IdempotencyClaim,
     idempotency_claim,
     request_fingerprint,
 )
-from bookings.models import Booking, BookingEvent, IdempotencyRecord, IdempotencyState
-from bookings.services import booking_create
-from bookings.tasks import idempotency_prune_task
-from conftest import Api
-from slotbooking.instants import format_instant, now_ms
 from slotbooking.tests.envelopes import assert_error
 from slots.locks import slot_lock
 from slots.models import Slot

@@ -11,7 +11,7 @@ from accounts.tests.factories import HostFactory, UserFactory
 from bookings.models import Booking, BookingEvent, BookingStatus
 from bookings.services import booking_cancel, booking_create
 from bookings.tests.invariants import assert_booking_invariants
-from slotbooking.instants import now_ms
+from core.db.instants import now_ms
 from slotbooking.tests.concurrency import http_call, run_at_once
 from slotbooking.tests.envelopes import assert_error
 from slots.models import Slot, SlotStatus

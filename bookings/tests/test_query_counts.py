@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 
 from bookings.services import booking_create
-from slotbooking.instants import now_ms
+from core.db.instants import now_ms
 from slots.tests.factories import SlotFactory
 
 pytestmark = pytest.mark.django_db

@@ -12,16 +12,17 @@ from django.db import connection, transaction
 
 from accounts.tests.factories import UserFactory
 from bookings.dispatch import booking_partition, booking_queue_name
-from bookings.idempotency import (
+from bookings.models import Booking, BookingEvent
+from bookings.tasks import booking_create_task, enqueue_after_commit, idempotency_prune_task
+from bookings.tests.conftest import PARTITIONS, WORKER_ENV, queue_redis_url
+from bookings.tests.invariants import assert_booking_invariants
+from core.idempotency.models import IdempotencyRecord
+from core.idempotency.records import (
     IdempotencyClaim,
     idempotency_claim,
     idempotency_release,
     request_fingerprint,
 )
-from bookings.models import Booking, BookingEvent, IdempotencyRecord
-from bookings.tasks import booking_create_task, enqueue_after_commit, idempotency_prune_task
-from bookings.tests.conftest import PARTITIONS, WORKER_ENV, queue_redis_url
-from bookings.tests.invariants import assert_booking_invariants
 from slots.tests.factories import SlotFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the workers see committed rows only

@@ -20,7 +20,7 @@ from accounts.tests.factories import HostFactory, UserFactory
 from bookings.models import Booking, BookingStatus
 from bookings.services import booking_create
 from bookings.tests.invariants import assert_booking_invariants
-from slotbooking.instants import now_ms
+from core.db.instants import now_ms
 from slotbooking.tests.concurrency import (
     Attempt,
     HttpAnswer,

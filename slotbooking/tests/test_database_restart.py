@@ -20,7 +20,7 @@ WORKERS = 2
 
 def embedded(env: dict[str, str], action: str) -> str:
     result = subprocess.run(  # noqa: S603  # our own interpreter and module
-        [sys.executable, "-m", "slotbooking.embedded", "postgres", action],
+        [sys.executable, "-m", "devserver.embedded", "postgres", action],
         cwd=ROOT,
         env=env,
         capture_output=True,

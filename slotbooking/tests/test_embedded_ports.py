@@ -15,18 +15,18 @@ from pathlib import Path
 
 import pytest
 
-from slotbooking import embedded
+from devserver import embedded
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def embedded_command(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`python -m slotbooking.embedded …` with its own data dir, as the Makefile runs it."""
+    """`python -m devserver.embedded …` with its own data dir, as the Makefile runs it."""
     import os
 
     env = {**os.environ, "SLOTBOOKING_DATA_DIR": str(data_dir)}
     return subprocess.run(  # noqa: S603  # our own interpreter and module
-        [sys.executable, "-m", "slotbooking.embedded", *args],
+        [sys.executable, "-m", "devserver.embedded", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -12,8 +12,8 @@ from rest_framework import exceptions
 import accounts.errors
 import bookings.errors
 import slots.errors  # noqa: F401  # registers the app reasons in DomainError.by_reason
-from slotbooking.errors import DomainError
-from slotbooking.exception_handler import exception_handler
+from core.api.exception_handler import exception_handler
+from core.errors import DomainError
 
 pytestmark = pytest.mark.django_db
 
@@ -158,7 +158,7 @@ def _import_m2_errors() -> None:
     # M2 classes live with the code that raises them, when that code exists yet.
     import importlib
 
-    for module in ("bookings.idempotency", "bookings.dispatch", "bookings.errors"):
+    for module in ("core.idempotency.records", "bookings.dispatch", "bookings.errors"):
         try:
             importlib.import_module(module)
         except ImportError:

@@ -78,7 +78,7 @@ class MakeRun:
     def stop_embedded_servers(self) -> None:
         for service in ("postgres", "redis"):
             subprocess.run(  # noqa: S603
-                [sys.executable, "-m", "slotbooking.embedded", service, "stop"],
+                [sys.executable, "-m", "devserver.embedded", service, "stop"],
                 cwd=ROOT,
                 env=self.env,
                 capture_output=True,

@@ -7,7 +7,7 @@ import json
 import pytest
 from django.core.management import call_command
 
-from slotbooking.errors import DomainError
+from core.errors import DomainError
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,7 @@
 import django.contrib.postgres.constraints
 import django.contrib.postgres.fields.ranges
 import django.db.models.deletion
-import slotbooking.instants
+import core.db.instants
 import slots.models
 import uuid
 from django.conf import settings
@@ -26,8 +26,8 @@ class Migration(migrations.Migration):
             name='Slot',
             fields=[
                 ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('created_at', models.DateTimeField(default=slotbooking.instants.now_ms, editable=False)),
-                ('updated_at', models.DateTimeField(default=slotbooking.instants.now_ms, editable=False)),
+                ('created_at', models.DateTimeField(default=core.db.instants.now_ms, editable=False)),
+                ('updated_at', models.DateTimeField(default=core.db.instants.now_ms, editable=False)),
                 ('start_time', models.DateTimeField()),
                 ('end_time', models.DateTimeField()),
                 ('capacity', models.IntegerField(default=1)),

@@ -6,7 +6,7 @@ import factory
 from factory.django import DjangoModelFactory
 
 from accounts.tests.factories import HostFactory
-from slotbooking.instants import now_ms
+from core.db.instants import now_ms
 from slots.models import Slot
 
 

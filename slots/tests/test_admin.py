@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from accounts.tests.factories import HostFactory
 from bookings.services import booking_create
-from slotbooking.instants import now_ms
+from core.db.instants import now_ms
 from slotbooking.tests.admin import queries_of, staff_client
 from slots.models import Slot, SlotEvent, SlotStatus
 from slots.tests.factories import SlotFactory

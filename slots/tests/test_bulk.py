@@ -7,9 +7,9 @@ import pytest
 
 from accounts.models import Role
 from accounts.tests.factories import HostFactory, UserFactory
-from bookings.models import EventSource
-from slotbooking.errors import NotAHostError, ValidationFailedError
-from slotbooking.instants import now_ms
+from core.audit import EventSource
+from core.db.instants import now_ms
+from core.errors import NotAHostError, ValidationFailedError
 from slots.errors import SlotHasBookingError, SlotOverlapError
 from slots.models import Slot, SlotEvent, SlotEventAction, SlotStatus
 from slots.services import (

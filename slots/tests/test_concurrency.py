@@ -20,8 +20,8 @@ from accounts.tests.factories import HostFactory, UserFactory
 from bookings.models import Booking
 from bookings.services import booking_cancel, booking_create
 from bookings.tests.invariants import assert_booking_invariants
-from slotbooking.errors import LockTimeoutError
-from slotbooking.instants import now_ms
+from core.db.instants import now_ms
+from core.errors import LockTimeoutError
 from slotbooking.tests.concurrency import (
     LocksHeld,
     assert_overlapped,

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.services import staff_create
-from slotbooking.errors import DomainError
+from core.errors import DomainError
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.selectors import user_get_by_email
 from accounts.services import api_token_rotate
-from slotbooking.errors import DomainError
+from core.errors import DomainError
 
 
 class Command(BaseCommand):

@@ -10,9 +10,9 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from analytics.selectors import analytics_report
 from analytics.serializers import analytics_data
-from slotbooking.cli import business_failure
-from slotbooking.cli_range import day_range_of
-from slotbooking.errors import DomainError
+from core.cli.day_range import day_range_of
+from core.cli.kit import business_failure
+from core.errors import DomainError
 
 
 class Command(BaseCommand):

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection
 
-from slotbooking.cli import ProgressBar, business_failure
+from core.cli.kit import ProgressBar, business_failure
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from bookings.idempotency import idempotency_prune
+from core.idempotency.records import idempotency_prune
 
 
 class Command(BaseCommand):

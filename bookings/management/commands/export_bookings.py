@@ -6,10 +6,11 @@ from typing import IO, Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from accounts.cli import user_by_email_or_id
 from bookings.export import booking_csv_lines, booking_list_for_export
 from bookings.models import BookingStatus
-from slotbooking.cli import ProgressBar, usage_error, user_by_email_or_id
-from slotbooking.cli_range import day_range_of
+from core.cli.day_range import day_range_of
+from core.cli.kit import ProgressBar, usage_error
 
 CHUNK = 2000
 

@@ -12,9 +12,9 @@ from accounts.models import Role, User
 from accounts.selectors import user_get_by_email
 from accounts.services import api_token_rotate, user_register
 from bookings.demo import demo_history_bookings_seed, demo_history_slots
-from bookings.models import EventSource
-from slotbooking.cli import ProgressBar
-from slotbooking.errors import DomainError
+from core.audit import EventSource
+from core.cli.kit import ProgressBar
+from core.errors import DomainError
 from slots.services import slot_create, slot_overlaps
 
 DEMO_USERS = (

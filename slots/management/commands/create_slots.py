@@ -7,16 +7,16 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from bookings.models import EventSource
-from slotbooking.cli import (
+from accounts.cli import user_by_email_or_id
+from core.audit import EventSource
+from core.cli.kit import (
     business_failure,
     calendar_day,
     domain_details,
     usage_error,
-    user_by_email_or_id,
 )
-from slotbooking.errors import DomainError, ValidationFailedError
-from slotbooking.instants import format_instant
+from core.db.instants import format_instant
+from core.errors import DomainError, ValidationFailedError
 from slots.errors import SlotOverlapError
 from slots.services import WEEKDAYS, SlotRule, slot_bulk_create
 

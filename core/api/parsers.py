@@ -9,7 +9,7 @@ from typing import IO, Any
 from django.conf import settings
 from rest_framework import parsers
 
-from slotbooking.errors import MalformedJsonError, PayloadTooLargeError
+from core.errors import MalformedJsonError, PayloadTooLargeError
 
 MAX_DEPTH = 64
 

@@ -12,8 +12,9 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
 
-from slotbooking.db import translate_database_error
-from slotbooking.errors import (
+from core.api.fields import _details
+from core.db.transactions import translate_database_error
+from core.errors import (
     DomainError,
     EndpointNotFoundError,
     InternalError,
@@ -23,9 +24,8 @@ from slotbooking.errors import (
     UnsupportedMediaTypeError,
     ValidationFailedError,
 )
-from slotbooking.fields import _details
 
-logger = logging.getLogger("slotbooking.errors")
+logger = logging.getLogger("core.errors")
 WWW_AUTHENTICATE = 'Bearer realm="slot-booking"'
 
 

@@ -29,19 +29,19 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import HttpResponse, QueryDict
 from drf_spectacular.utils import OpenApiParameter
+from rest_framework import serializers
 from rest_framework.request import Request
 
-from bookings.errors import QueueTimeoutError
-from bookings.models import IdempotencyRecord, IdempotencyState
-from slotbooking.db import in_service_transaction, require_transaction
-from slotbooking.errors import (
+from core.api.renderers import JsonRenderer
+from core.db.instants import now_ms
+from core.db.transactions import in_service_transaction, require_transaction
+from core.errors import (
     DomainError,
     IdempotencyKeyInProgressError,
     IdempotencyKeyReusedError,
     InvalidIdempotencyKeyError,
 )
-from slotbooking.instants import now_ms
-from slotbooking.renderers import JsonRenderer
+from core.idempotency.models import IdempotencyRecord, IdempotencyState
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -116,6 +116,18 @@ def render_json(data: Any) -> str:
 
 def success_outcome(data: Any, *, status: int) -> Outcome:
     return Outcome(status, render_json({"success": True, "data": data}))
+
+
+@dataclass(frozen=True)
+class SuccessRenderer:
+    """A named renderer: the success envelope of `serializer` over the use case's result, with
+    `status`. The service calls it inside its transaction to store the answer with the change."""
+
+    serializer: type[serializers.BaseSerializer[Any]]
+    status: int
+
+    def __call__(self, result: Any) -> Outcome:
+        return success_outcome(self.serializer(result).data, status=self.status)
 
 
 def error_outcome(error: DomainError) -> Outcome:
@@ -325,9 +337,9 @@ def idempotency_release(*, claim: IdempotencyClaim) -> Outcome | None:
 
 
 def idempotency_settle(*, claim: IdempotencyClaim, error: BaseException) -> Outcome | None:
-    """After a failed use case: record a business 4xx, keep the claim of a QUEUE_TIMEOUT (its
-    outcome is still open), release it for anything else. Returns the record's outcome if any."""
-    if isinstance(error, QueueTimeoutError):
+    """After a failed use case: record a business 4xx, keep the claim of an error whose outcome is
+    still open (a queue timeout), release it for anything else. Returns the record's outcome."""
+    if isinstance(error, DomainError) and error.keeps_idempotency_claim:
         return None
     try:
         if is_stored_error(error):

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from slotbooking.exception_handler import as_domain_error, error_response
+from core.api.exception_handler import as_domain_error, error_response
 
 logger = logging.getLogger("slotbooking.requests")
 

@@ -1,4 +1,4 @@
-"""Root, health check, and the envelope for unknown routes and crashes (SPEC §3.1, §1.10)."""
+"""The root, the documentation views, and the envelope for unknown routes and crashes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -18,30 +17,15 @@ from rest_framework.permissions import BasePermission, OperandHolder, SingleOper
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from bookings.dispatch import booking_queue_enabled, broker_probe
-from slotbooking.api import PublicApiViewSet, ok
-from slotbooking.errors import (
+from core.api.exception_handler import error_response
+from core.api.schema import errors
+from core.api.viewsets import PublicApiViewSet, ok
+from core.errors import (
     CsrfFailedError,
     EndpointNotFoundError,
     InternalError,
-    UnhealthyError,
     ValidationFailedError,
 )
-from slotbooking.exception_handler import error_body, error_headers, error_response
-from slotbooking.instants import format_instant, now_ms
-from slotbooking.schema import errors
-
-PROBE_TIMEOUT_SECONDS = 2
-
-
-def database_probe() -> str:
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(f"SET LOCAL statement_timeout = {PROBE_TIMEOUT_SECONDS * 1000}")
-            cursor.execute("SELECT 1")
-    except DatabaseError:
-        return "error"
-    return "ok"
 
 
 class RootViewSet(PublicApiViewSet):
@@ -65,28 +49,6 @@ class RootViewSet(PublicApiViewSet):
                 "health": "/api/health",
             }
         )
-
-
-class HealthViewSet(PublicApiViewSet):
-    @extend_schema(
-        summary="Probes the database (and Redis in queued mode)",
-        auth=[],  # public: credentials are ignored (SPEC §1.8)
-        responses={
-            200: inline_serializer(
-                "HealthEnvelope",
-                {"success": serializers.BooleanField(), "data": serializers.DictField()},
-            ),
-            **errors(UnhealthyError, auth=False),
-        },
-    )
-    def retrieve(self, request: Request) -> Response:
-        checks = {"database": database_probe()}
-        if booking_queue_enabled():  # queued mode cannot book without its broker (SPEC §3.1)
-            checks["redis"] = broker_probe()
-        if any(result != "ok" for result in checks.values()):
-            error = UnhealthyError(details={"checks": checks})
-            return Response(error_body(error), status=503, headers=error_headers(error))
-        return ok({"status": "healthy", "timestamp": format_instant(now_ms()), "checks": checks})
 
 
 @csrf_exempt  # an unknown path is unknown whatever the method: 404, not a CSRF 403

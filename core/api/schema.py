@@ -21,16 +21,22 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
-from slotbooking.errors import (
+from core.errors import (
     ConstraintViolationError,
     DatabaseUnavailableError,
     DomainError,
     InternalError,
+    InvalidTokenError,
     LockTimeoutError,
+    MalformedAuthorizationError,
     MalformedJsonError,
     MethodNotAllowedError,
+    MissingCredentialsError,
     PayloadTooLargeError,
+    UnknownUserError,
     UnsupportedMediaTypeError,
+    UserIdHeaderDisabledError,
+    UserInactiveError,
     ValidationFailedError,
 )
 
@@ -64,37 +70,37 @@ class _FieldSchema(OpenApiSerializerFieldExtension):
 
 
 class StringFieldSchema(_FieldSchema):
-    target_class = "slotbooking.fields.ContractField"
+    target_class = "core.api.fields.ContractField"
     match_subclasses = True  # StringField, EmailField, TimeZoneField, …
 
 
 class InstantFieldSchema(_FieldSchema):
-    target_class = "slotbooking.fields.InstantField"
+    target_class = "core.api.fields.InstantField"
     match_subclasses = True
     priority = 1  # over ContractField
     schema = build_basic_type(OpenApiTypes.DATETIME)
 
 
 class UuidFieldSchema(_FieldSchema):
-    target_class = "slotbooking.fields.UuidField"
+    target_class = "core.api.fields.UuidField"
     match_subclasses = True
     priority = 1
     schema = build_basic_type(OpenApiTypes.UUID)
 
 
 class IntegerFieldSchema(_FieldSchema):
-    target_class = "slotbooking.fields.QueryIntegerField"
+    target_class = "core.api.fields.QueryIntegerField"
     match_subclasses = True
     priority = 1
     schema = build_basic_type(OpenApiTypes.INT)
 
 
 class BodyIntegerFieldSchema(IntegerFieldSchema):
-    target_class = "slotbooking.fields.BodyIntegerField"
+    target_class = "core.api.fields.BodyIntegerField"
 
 
 class EnumFieldSchema(OpenApiSerializerFieldExtension):
-    target_class = "slotbooking.fields.EnumField"
+    target_class = "core.api.fields.EnumField"
     match_subclasses = True
     priority = 1
 
@@ -182,15 +188,6 @@ def errors(
     *error_classes: type[DomainError], auth: bool = True, body: bool = False
 ) -> dict[int, OpenApiResponse]:
     """Documented error responses of an operation, grouped by status, one example per reason."""
-    from accounts.errors import (
-        InvalidTokenError,
-        MalformedAuthorizationError,
-        MissingCredentialsError,
-        UnknownUserError,
-        UserIdHeaderDisabledError,
-        UserInactiveError,
-    )
-
     chosen: list[type[DomainError]] = list(error_classes)
     if auth:
         chosen += [

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db import models
 
-from slotbooking.instants import now_ms
+from core.db.instants import now_ms
 
 
 class BaseModel(models.Model):

@@ -13,8 +13,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.serializer_helpers import ReturnDict
 
-from slotbooking.errors import MethodNotAllowedError
-from slotbooking.fields import QueryIntegerField
+from core.api.fields import QueryIntegerField
+from core.errors import MethodNotAllowedError
 
 MAX_PAGE = 1_000_000
 MAX_LIMIT = 100

@@ -10,7 +10,7 @@ from typing import TypeVar
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
 
-from slotbooking.errors import (
+from core.errors import (
     ConstraintViolationError,
     DatabaseUnavailableError,
     DomainError,

@@ -19,8 +19,8 @@ from typing import Any
 from django_stubs_ext import StrOrPromise
 from rest_framework import serializers
 
-from slotbooking.errors import ValidationFailedError
-from slotbooking.instants import format_instant, parse_instant
+from core.db.instants import format_instant, parse_instant
+from core.errors import ValidationFailedError
 
 REQUIRED = "Required"
 _BAD_CHARACTERS = re.compile("[\x00\ud800-\udfff]")

@@ -5,15 +5,10 @@ from __future__ import annotations
 import sys
 from datetime import date
 from typing import IO, Any
-from uuid import UUID
 
 from django.core.management.base import CommandError
 
-from accounts.errors import UserNotFoundError
-from accounts.models import User
-from accounts.selectors import user_get, user_get_by_email
-from slotbooking.errors import DomainError
-from slotbooking.fields import parse_uuid
+from core.errors import DomainError
 
 # Exit codes of every command (SPEC §10.3): 0 ok, 1 a business failure or finding, 2 usage.
 EXIT_FINDING = 1
@@ -36,15 +31,6 @@ def calendar_day(value: str) -> date:
         import argparse
 
         raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {value!r}") from None
-
-
-def user_by_email_or_id(value: str) -> User:
-    """The user named on the command line by email (any case) or id; a usage error if none."""
-    uuid: UUID | None = parse_uuid(value)
-    try:
-        return user_get(user_id=uuid) if uuid else user_get_by_email(email=value)
-    except UserNotFoundError:
-        raise usage_error(f"no user with email or id {value!r}") from None
 
 
 def domain_details(exc: DomainError) -> str:

@@ -18,6 +18,9 @@ class DomainError(Exception):
     default_message: ClassVar[str] = "The request could not be processed."
     retry_after: ClassVar[int | None] = None  # seconds; sent as Retry-After
     headers: dict[str, str] = {}  # extra response headers of this error (Idempotency-Key)
+    # True when the outcome is still open (the request goes on elsewhere): an idempotency claim
+    # is then kept for the client's retry, neither recorded nor released.
+    keeps_idempotency_claim: ClassVar[bool] = False
     by_reason: ClassVar[dict[str, type[DomainError]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -214,3 +217,34 @@ class IdempotencyKeyInProgressError(ConflictError):
 class UnhealthyError(ServiceUnavailableError):
     reason = "UNHEALTHY"
     default_message = "Service is unhealthy"
+
+
+# Authentication: every authenticated operation can answer with these.
+class MissingCredentialsError(UnauthorizedError):
+    reason = "MISSING_CREDENTIALS"
+    default_message = "Missing x-user-id header"
+
+
+class UnknownUserError(UnauthorizedError):
+    reason = "UNKNOWN_USER"
+    default_message = "User not found"
+
+
+class MalformedAuthorizationError(UnauthorizedError):
+    reason = "MALFORMED_AUTHORIZATION"
+    default_message = "Authorization header must be 'Bearer <token>'"
+
+
+class InvalidTokenError(UnauthorizedError):
+    reason = "INVALID_TOKEN"
+    default_message = "Invalid API token"
+
+
+class UserInactiveError(UnauthorizedError):
+    reason = "USER_INACTIVE"
+    default_message = "User account is disabled"
+
+
+class UserIdHeaderDisabledError(UnauthorizedError):
+    reason = "USER_ID_HEADER_DISABLED"
+    default_message = "The x-user-id header is not accepted by this server; use an API token"

@@ -17,8 +17,8 @@ from django.contrib import admin, messages
 from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 
-from slotbooking.errors import DomainError
-from slotbooking.fields import parse_uuid
+from core.api.fields import parse_uuid
+from core.errors import DomainError
 
 
 def error_text(exc: DomainError) -> str:

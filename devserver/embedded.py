@@ -7,8 +7,8 @@ kept in the data dir, so it never collides with a server already on 5432 or 6379
 Importing this module starts nothing: settings only ask for the URL. The Makefile starts and stops
 the servers through the command line:
 
-    python -m slotbooking.embedded postgres start|stop|status|url
-    python -m slotbooking.embedded redis start|stop|status|url
+    python -m devserver.embedded postgres start|stop|status|url
+    python -m devserver.embedded redis start|stop|status|url
 
 PostgreSQL refuses to run as root. As root we run its binaries inside a user namespace in which
 our uid is mapped to an unprivileged one (`unshare --user --map-user`): the server sees a normal

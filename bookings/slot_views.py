@@ -1,0 +1,54 @@
+"""Slot endpoints that show bookings: the host's list of slots and one slot, whose host also sees
+its confirmed booking. They live here because slots know nothing of bookings."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.auth import request_user
+from bookings.selectors import slot_get_for_viewer, with_confirmed_booking
+from core.api.fields import parse_uuid, query_dict, validate_input
+from core.api.schema import errors, success
+from core.api.viewsets import ApiViewSet, listed, ok, paginate
+from core.errors import ValidationFailedError
+from slots.errors import SlotNotFoundError
+from slots.selectors import slot_list
+from slots.serializers import HostSlotOut, SlotListQuery, SlotOut
+from slots.views import LIST_PARAMETERS, SlotDetailViewSet
+
+
+class HostSlotViewSet(ApiViewSet):
+    @extend_schema(
+        summary="The caller's own slots, with their confirmed bookings",
+        parameters=LIST_PARAMETERS,
+        responses={200: success(HostSlotOut, many=True), **errors(ValidationFailedError)},
+    )
+    def list(self, request: Request) -> Response:
+        query = validate_input(SlotListQuery, query_dict(request.query_params))
+        slots = slot_list(
+            host_id=request_user(request).pk,  # hostId is validated, then ignored
+            start_date=query.get("startDate"),
+            end_date=query.get("endDate"),
+            status=query.get("status"),
+        )
+        rows, meta = paginate(
+            with_confirmed_booking(slots), page=query["page"], limit=query["limit"]
+        )
+        return listed(HostSlotOut(rows, many=True).data, meta)
+
+
+# GET and DELETE /api/slots/{id}. No docstring: drf-spectacular would publish it as the
+# operations' description.
+class SlotWithBookingDetailViewSet(SlotDetailViewSet):
+    @extend_schema(
+        summary="One slot; its host also sees the confirmed booking",
+        responses={200: success(HostSlotOut), **errors(SlotNotFoundError)},
+    )
+    def retrieve(self, request: Request, slot_id: str) -> Response:
+        caller = request_user(request)
+        slot = slot_get_for_viewer(slot_id=parse_uuid(slot_id), viewer_id=caller.pk)
+        if slot.host_id == caller.pk:
+            return ok(HostSlotOut(slot).data)
+        return ok(SlotOut(slot).data)

@@ -1,0 +1,1 @@
+"""The admin kit: model admins and forms that write through the services."""

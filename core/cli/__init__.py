@@ -1,0 +1,1 @@
+"""The command-line kit of the management commands: exit codes, argument types, a progress bar."""

@@ -1,0 +1,1 @@
+"""Log formatting (one JSON object per line)."""
