@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "corsheaders",
+    "pgtrigger",
     "slotbooking",
     "accounts",
     "slots",
