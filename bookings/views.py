@@ -10,7 +10,10 @@ from rest_framework.response import Response
 from accounts.auth import has_staff_privileges, request_user
 from bookings.dispatch import booking_request
 from bookings.errors import (
+    AlreadyBookedError,
     BookingAlreadyCancelledError,
+    BookingBeyondHorizonError,
+    BookingNoticeTooShortError,
     BookingNotFoundError,
     BookingOwnSlotError,
     CancellationWindowClosedError,
@@ -62,6 +65,9 @@ class BookingViewSet(ApiViewSet):
                 BookingOwnSlotError,
                 SlotNotFoundError,
                 SlotNotAvailableError,
+                AlreadyBookedError,
+                BookingNoticeTooShortError,
+                BookingBeyondHorizonError,
                 MaxActiveBookingsError,
                 HostAlreadyBookedError,
                 LockTimeoutError,
@@ -115,7 +121,7 @@ class BookingDetailViewSet(ApiViewSet):
         return ok(BookingOut(booking).data)
 
     @extend_schema(
-        summary="Cancel the caller's booking (at least 1 h before the start by default)",
+        summary="Cancel the caller's booking, at least the host's cutoff before the start",
         request=BookingCancelIn,
         parameters=[IDEMPOTENCY_KEY_PARAMETER],
         responses={

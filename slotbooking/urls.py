@@ -3,7 +3,13 @@
 from django.contrib import admin
 from django.urls import path, re_path
 
-from accounts.views import CurrentUserViewSet, UserDetailViewSet, UserViewSet
+from accounts.views import (
+    CurrentUserPolicyViewSet,
+    CurrentUserViewSet,
+    UserDetailViewSet,
+    UserPolicyViewSet,
+    UserViewSet,
+)
 from analytics.dashboard import analytics_dashboard
 from analytics.views import AnalyticsViewSet
 from bookings.views import BookingDetailViewSet, BookingHistoryViewSet, BookingViewSet
@@ -18,7 +24,7 @@ from slotbooking.views import (
     endpoint_not_found,
     server_error,
 )
-from slots.views import HostSlotViewSet, SlotDetailViewSet, SlotViewSet
+from slots.views import HostSlotViewSet, SlotBulkViewSet, SlotDetailViewSet, SlotViewSet
 
 ID = r"(?P<{}>[^/]+)"
 
@@ -31,13 +37,24 @@ urlpatterns = [
         "users/me/token", CurrentUserViewSet.as_view({"post": "rotate_token"}), "users-me-token"
     ),
     api_route(
+        "users/me/policy",
+        CurrentUserPolicyViewSet.as_view({"get": "retrieve", "put": "update"}),
+        "users-me-policy",
+    ),
+    api_route(
+        "users/" + ID.format("user_id") + "/policy",
+        UserPolicyViewSet.as_view({"get": "retrieve"}),
+        "user-policy",
+    ),
+    api_route(
         "users/" + ID.format("user_id"),
         UserDetailViewSet.as_view({"get": "retrieve"}),
         "user-detail",
     ),
     api_route("slots", SlotViewSet.as_view({"post": "create", "get": "list"}), "slots"),
-    # /api/slots/host is matched before /api/slots/{id}.
+    # /api/slots/host and /api/slots/bulk are matched before /api/slots/{id}.
     api_route("slots/host", HostSlotViewSet.as_view({"get": "list"}), "slots-host"),
+    api_route("slots/bulk", SlotBulkViewSet.as_view({"post": "create"}), "slots-bulk"),
     api_route(
         "slots/" + ID.format("slot_id"),
         SlotDetailViewSet.as_view({"get": "retrieve", "delete": "destroy"}),
