@@ -10,8 +10,8 @@ from rest_framework.response import Response
 
 from accounts.auth import ApiAuthentication, has_staff_privileges, request_user, require_staff
 from accounts.errors import EmailTakenError, UserNotFoundError
-from accounts.selectors import user_get, user_list
 from accounts.policies import NOT_A_HOST_POLICY, host_policy_get, host_policy_update
+from accounts.selectors import user_get, user_list
 from accounts.serializers import (
     ApiTokenOut,
     HostPolicyIn,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from accounts.policies import duration_text
-
 from slotbooking.errors import (
     BadRequestError,
     ConflictError,

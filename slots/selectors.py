@@ -10,9 +10,9 @@ from django.db.models import F, OuterRef, Q, QuerySet
 from django.db.models.functions import JSONObject
 
 from bookings.models import Booking, BookingStatus
+from slotbooking.instants import now_ms
 from slots.errors import SlotNotFoundError
 from slots.models import Slot, SlotStatus
-from slotbooking.instants import now_ms
 
 
 def slot_list(
