@@ -9,7 +9,18 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from accounts.models import Role, User
+from accounts.models import (
+    CANCELLATION_CUTOFF_MINUTES_MAX,
+    MAX_ACTIVE_PER_GUEST_MAX,
+    MAX_ACTIVE_PER_GUEST_MIN,
+    MAX_HORIZON_DAYS_MAX,
+    MAX_HORIZON_DAYS_MIN,
+    MIN_NOTICE_MINUTES_MAX,
+    HostPolicy,
+    Role,
+    User,
+)
+from accounts.policies import default_cancellation_cutoff_minutes, host_policy_update
 from accounts.serializers import UserCreateIn
 from accounts.services import api_token_rotate, user_register, user_update
 from core.admin.kit import ServiceAdmin, ServiceModelForm
@@ -71,6 +82,86 @@ class UserForm(ServiceModelForm):
         )
 
 
+class HostPolicyForm(ServiceModelForm):
+    """The host's booking policy, saved by host_policy_update like PUT /api/users/me/policy."""
+
+    min_notice_minutes = forms.IntegerField(
+        min_value=0,
+        max_value=MIN_NOTICE_MINUTES_MAX,
+        initial=0,
+        label="Minimum notice (minutes)",
+        help_text="Bookings must start at least this long ahead. 0: any future slot.",
+    )
+    max_horizon_days = forms.IntegerField(
+        min_value=MAX_HORIZON_DAYS_MIN,
+        max_value=MAX_HORIZON_DAYS_MAX,
+        required=False,
+        label="Maximum horizon (days)",
+        help_text="Bookings may start at most this many days ahead. Empty: no limit.",
+    )
+    cancellation_cutoff_minutes = forms.IntegerField(
+        min_value=0,
+        max_value=CANCELLATION_CUTOFF_MINUTES_MAX,
+        label="Cancellation cutoff (minutes)",
+        help_text="Guests cancel at least this long before the start. 0: until the start.",
+    )
+    max_active_bookings_per_guest = forms.IntegerField(
+        min_value=MAX_ACTIVE_PER_GUEST_MIN,
+        max_value=MAX_ACTIVE_PER_GUEST_MAX,
+        initial=1,
+        label="Active bookings per guest",
+        help_text="How many upcoming bookings one guest may hold with this host.",
+    )
+    field_paths = {
+        "minNoticeMinutes": "min_notice_minutes",
+        "maxHorizonDays": "max_horizon_days",
+        "cancellationCutoffMinutes": "cancellation_cutoff_minutes",
+        "maxActiveBookingsPerGuest": "max_active_bookings_per_guest",
+    }
+
+    class Meta:
+        model = HostPolicy
+        fields = (
+            "min_notice_minutes",
+            "max_horizon_days",
+            "cancellation_cutoff_minutes",
+            "max_active_bookings_per_guest",
+        )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["cancellation_cutoff_minutes"].initial = default_cancellation_cutoff_minutes()
+
+    def call_service(self, cleaned: dict[str, Any]) -> HostPolicy | None:
+        if not self.has_changed():
+            return None  # the page was saved for the user's own fields
+        return host_policy_update(
+            host_id=self.host_id,
+            min_notice_minutes=cleaned["min_notice_minutes"],
+            max_horizon_days=cleaned.get("max_horizon_days"),
+            cancellation_cutoff_minutes=cleaned["cancellation_cutoff_minutes"],
+            max_active_bookings_per_guest=cleaned["max_active_bookings_per_guest"],
+        )
+
+
+class HostPolicyInline(admin.StackedInline[HostPolicy, User]):
+    """A host's booking policy on their user page; a host without one has the defaults."""
+
+    model = HostPolicy
+    form = HostPolicyForm
+    extra = 1
+    max_num = 1
+    min_num = 0
+    can_delete = False
+    verbose_name = verbose_name_plural = "booking policy"
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        formset = super().get_formset(request, obj, **kwargs)
+        attrs = {"request": request, "host_id": None if obj is None else obj.pk}
+        formset.form = type(formset.form.__name__, (formset.form,), attrs)
+        return formset
+
+
 @admin.register(User)
 class UserAdmin(ServiceAdmin):
     form = UserForm
@@ -82,6 +173,10 @@ class UserAdmin(ServiceAdmin):
     actions = ("rotate_api_token", "deactivate")
     # Deleting: Django's own page lists the slots and bookings that PROTECT keeps, and refuses
     # (SPEC §2.6); deactivate such users instead.
+
+    def get_inlines(self, request: HttpRequest, obj: Any) -> Any:
+        # The booking policy belongs to hosts; it is edited once the user exists.
+        return [HostPolicyInline] if obj is not None and obj.is_host else []
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fields = ["email", "name", "roles", "timezone", "is_staff", "is_active"]

@@ -93,3 +93,64 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user_id})"
+
+
+# Bounds of a host's booking policy, shared by the model's CHECKs, the API and the admin.
+MIN_NOTICE_MINUTES_MAX = 525_600  # one year
+MAX_HORIZON_DAYS_MIN, MAX_HORIZON_DAYS_MAX = 1, 3650
+CANCELLATION_CUTOFF_MINUTES_MAX = 43_200  # 30 days
+MAX_ACTIVE_PER_GUEST_MIN, MAX_ACTIVE_PER_GUEST_MAX = 1, 100
+
+
+class HostPolicy(models.Model):
+    """A host's booking rules, at most one row per host. A host without a row has the default
+    policy: no minimum notice, no horizon, the server's cancellation window, one active booking
+    per guest. Written only by accounts.policies.host_policy_update."""
+
+    host = models.OneToOneField(
+        User, on_delete=models.CASCADE, primary_key=True, related_name="booking_policy"
+    )
+    min_notice_minutes = models.IntegerField(default=0)
+    max_horizon_days = models.IntegerField(null=True, blank=True)  # null: no limit
+    cancellation_cutoff_minutes = models.IntegerField()
+    max_active_bookings_per_guest = models.IntegerField(default=1)
+    created_at = models.DateTimeField(editable=False)
+    updated_at = models.DateTimeField(editable=False)
+
+    class Meta:
+        db_table = "host_policies"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    min_notice_minutes__gte=0, min_notice_minutes__lte=MIN_NOTICE_MINUTES_MAX
+                ),
+                name="host_policies_min_notice_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_horizon_days__isnull=True)
+                | Q(
+                    max_horizon_days__gte=MAX_HORIZON_DAYS_MIN,
+                    max_horizon_days__lte=MAX_HORIZON_DAYS_MAX,
+                ),
+                name="host_policies_max_horizon_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    cancellation_cutoff_minutes__gte=0,
+                    cancellation_cutoff_minutes__lte=CANCELLATION_CUTOFF_MINUTES_MAX,
+                ),
+                name="host_policies_cancellation_cutoff_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    max_active_bookings_per_guest__gte=MAX_ACTIVE_PER_GUEST_MIN,
+                    max_active_bookings_per_guest__lte=MAX_ACTIVE_PER_GUEST_MAX,
+                ),
+                name="host_policies_max_active_range",
+            ),
+        ]
+        verbose_name = "booking policy"
+        verbose_name_plural = "booking policy"
+
+    def __str__(self) -> str:
+        return f"Booking policy of {self.host_id}"

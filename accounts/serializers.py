@@ -8,8 +8,17 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import EmailValidator
 from rest_framework import serializers
 
-from accounts.models import Role
+from accounts.models import (
+    CANCELLATION_CUTOFF_MINUTES_MAX,
+    MAX_ACTIVE_PER_GUEST_MAX,
+    MAX_ACTIVE_PER_GUEST_MIN,
+    MAX_HORIZON_DAYS_MAX,
+    MAX_HORIZON_DAYS_MIN,
+    MIN_NOTICE_MINUTES_MAX,
+    Role,
+)
 from core.api.fields import (
+    BodyIntegerField,
     ContractField,
     EnumField,
     InstantField,
@@ -99,3 +108,54 @@ class UserCreatedOut(UserOut):
 class ApiTokenOut(serializers.Serializer):
     apiToken = serializers.CharField(source="token")
     createdAt = InstantField(source="api_token.created_at")
+
+
+# Host booking policy ------------------------------------------------------------------------------
+class HostPolicyIn(serializers.Serializer):
+    """PUT replaces the whole policy: a field left out takes its default."""
+
+    minNoticeMinutes = BodyIntegerField(
+        min_value=0,
+        max_value=MIN_NOTICE_MINUTES_MAX,
+        required=False,
+        default=0,
+        help_text="bookings must start at least this many minutes ahead (default 0)",
+    )
+    maxHorizonDays = BodyIntegerField(
+        min_value=MAX_HORIZON_DAYS_MIN,
+        max_value=MAX_HORIZON_DAYS_MAX,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="bookings may start at most this many days ahead; null: no limit (default)",
+    )
+    cancellationCutoffMinutes = BodyIntegerField(
+        min_value=0,
+        max_value=CANCELLATION_CUTOFF_MINUTES_MAX,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=(
+            "guests cancel at least this many minutes before the start (default: the server's "
+            "cancellation window, 60 unless configured); 0 allows cancelling until the start"
+        ),
+    )
+    maxActiveBookingsPerGuest = BodyIntegerField(
+        min_value=MAX_ACTIVE_PER_GUEST_MIN,
+        max_value=MAX_ACTIVE_PER_GUEST_MAX,
+        required=False,
+        default=1,
+        help_text="active bookings one guest may hold with this host (default 1)",
+    )
+
+
+class HostPolicyOut(serializers.Serializer):
+    minNoticeMinutes = serializers.IntegerField(source="min_notice_minutes")
+    maxHorizonDays = serializers.IntegerField(source="max_horizon_days", allow_null=True)
+    cancellationCutoffMinutes = serializers.IntegerField(source="cancellation_cutoff_minutes")
+    maxActiveBookingsPerGuest = serializers.IntegerField(source="max_active_bookings_per_guest")
+    updatedAt = InstantField(
+        source="updated_at",
+        allow_null=True,
+        help_text="null while the host has never changed the default policy",
+    )

@@ -10,9 +10,12 @@ from rest_framework.response import Response
 
 from accounts.auth import ApiAuthentication, has_staff_privileges, request_user, require_staff
 from accounts.errors import EmailTakenError, UserNotFoundError
+from accounts.policies import NOT_A_HOST_POLICY, host_policy_get, host_policy_update
 from accounts.selectors import user_get, user_list
 from accounts.serializers import (
     ApiTokenOut,
+    HostPolicyIn,
+    HostPolicyOut,
     UserCreatedOut,
     UserCreateIn,
     UserOut,
@@ -22,7 +25,13 @@ from accounts.services import api_token_rotate, user_register
 from core.api.fields import parse_uuid, query_dict, validate_input
 from core.api.schema import PAGE_PARAMETERS, errors, success
 from core.api.viewsets import ApiViewSet, PageQuery, listed, ok, paginate
-from core.errors import NotStaffError, StaffTokenRequiredError, ValidationFailedError
+from core.errors import (
+    LockTimeoutError,
+    NotAHostError,
+    NotStaffError,
+    StaffTokenRequiredError,
+    ValidationFailedError,
+)
 
 
 class UserViewSet(ApiViewSet):
@@ -96,3 +105,58 @@ class UserDetailViewSet(ApiViewSet):
         if user.pk == caller.pk or has_staff_privileges(request):
             return ok(UserOut(user).data)
         return ok(UserPublicOut(user).data)
+
+
+POLICY_DESCRIPTION = (
+    "A host's booking rules: minimum notice, maximum horizon, cancellation cutoff and how many "
+    "active bookings one guest may hold with the host. A host who never set a policy has the "
+    "defaults (no notice, no horizon, the server's cancellation window, one booking per guest). "
+    "The server-wide limit of active bookings per guest applies on top."
+)
+
+
+class CurrentUserPolicyViewSet(ApiViewSet):
+    @extend_schema(
+        summary="The caller's booking policy (HOST role)",
+        description=POLICY_DESCRIPTION,
+        responses={200: success(HostPolicyOut), **errors(NotAHostError)},
+    )
+    def retrieve(self, request: Request) -> Response:
+        user = request_user(request)
+        if not user.is_host:
+            raise NotAHostError(NOT_A_HOST_POLICY)
+        return ok(HostPolicyOut(host_policy_get(host_id=user.pk)).data)
+
+    @extend_schema(
+        summary="Replace the caller's booking policy (HOST role); omitted fields take defaults",
+        description=POLICY_DESCRIPTION,
+        request=HostPolicyIn,
+        responses={
+            200: success(HostPolicyOut),
+            **errors(NotAHostError, LockTimeoutError, body=True),
+        },
+    )
+    def update(self, request: Request) -> Response:
+        user = request_user(request)
+        if not user.is_host:
+            raise NotAHostError(NOT_A_HOST_POLICY)
+        data = validate_input(HostPolicyIn, request.data)
+        policy = host_policy_update(
+            host_id=user.pk,
+            min_notice_minutes=data["minNoticeMinutes"],
+            max_horizon_days=data["maxHorizonDays"],
+            cancellation_cutoff_minutes=data["cancellationCutoffMinutes"],
+            max_active_bookings_per_guest=data["maxActiveBookingsPerGuest"],
+        )
+        return ok(HostPolicyOut(policy).data)
+
+
+class UserPolicyViewSet(ApiViewSet):
+    @extend_schema(
+        summary="A user's booking policy, as guests see it before booking",
+        description=POLICY_DESCRIPTION,
+        responses={200: success(HostPolicyOut), **errors(UserNotFoundError)},
+    )
+    def retrieve(self, request: Request, user_id: str) -> Response:
+        user = user_get(user_id=parse_uuid(user_id))
+        return ok(HostPolicyOut(host_policy_get(host_id=user.pk)).data)

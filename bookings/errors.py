@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from accounts.policies import duration_text
 from core.errors import (
     BadRequestError,
     ConflictError,
@@ -37,6 +38,27 @@ class HostAlreadyBookedError(ConflictError):
     default_message = "You already have an active booking with this host"
 
 
+class HostBookingLimitError(HostAlreadyBookedError):
+    """The same reason when the host allows more than one active booking per guest."""
+
+    default_message = "You have reached the maximum of {n} active bookings with this host"
+
+
+class AlreadyBookedError(ConflictError):
+    reason = "ALREADY_BOOKED"
+    default_message = "You already have a booking for this slot"
+
+
+class BookingNoticeTooShortError(BadRequestError):
+    reason = "BOOKING_NOTICE_TOO_SHORT"
+    default_message = "This host requires bookings at least {d} in advance"
+
+
+class BookingBeyondHorizonError(BadRequestError):
+    reason = "BOOKING_BEYOND_HORIZON"
+    default_message = "This host accepts bookings at most {n} day(s) in advance"
+
+
 class BookingAlreadyCancelledError(ConflictError):
     reason = "BOOKING_ALREADY_CANCELLED"
     default_message = "Booking is already cancelled"
@@ -45,6 +67,16 @@ class BookingAlreadyCancelledError(ConflictError):
 class CancellationWindowClosedError(BadRequestError):
     reason = "CANCELLATION_WINDOW_CLOSED"
     default_message = "Cancellation is only allowed at least {n} hour(s) before the slot start time"
+
+    @classmethod
+    def for_cutoff(cls, minutes: int) -> CancellationWindowClosedError:
+        """The message for the host's cutoff: the default one hour reads as it always did."""
+        if minutes == 0:
+            return cls("Cancellation is not allowed after the slot has started")
+        return cls(
+            f"Cancellation is only allowed at least {duration_text(minutes)} "
+            "before the slot start time"
+        )
 
 
 # Queued mode (SPEC §7.4) -------------------------------------------------------------------------

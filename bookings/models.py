@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import pgtrigger
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -11,12 +12,64 @@ from django.db.models import Q
 from core.audit import EventSource
 from core.db.instants import now_ms
 from core.db.models import BaseModel
-from slots.models import Slot
+from slots.models import Slot, SlotStatus
 
 
 class BookingStatus(models.TextChoices):
     CONFIRMED = "CONFIRMED"
     CANCELLED = "CANCELLED"
+
+
+def _sync_slot_sql() -> str:
+    """The body of the trigger bookings_sync_slot.
+
+    For every CONFIRMED booking that appears on a slot it adds 1 to the slot's booked_count, for
+    every one that leaves (cancelled, deleted, or moved to another slot) it subtracts 1, and in
+    the same UPDATE sets the status: BOOKED exactly when the count reaches the capacity,
+    AVAILABLE below it, CANCELLED untouched. A booking beyond capacity, or confirmed on a
+    cancelled slot, is then rejected by the slot's CHECKs slots_booked_within_capacity and
+    slots_status_matches_count, whatever code wrote it.
+    """
+    slots = Slot._meta.db_table
+    confirmed = BookingStatus.CONFIRMED.value
+    cancelled, booked, available = (
+        SlotStatus.CANCELLED.value,
+        SlotStatus.BOOKED.value,
+        SlotStatus.AVAILABLE.value,
+    )
+    return f"""
+    IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.status = '{confirmed}'
+       AND (TG_OP = 'DELETE' OR NEW.status <> '{confirmed}' OR NEW.slot_id <> OLD.slot_id) THEN
+        UPDATE {slots}
+           SET booked_count = booked_count - 1,
+               status = CASE WHEN status = '{cancelled}' THEN status ELSE '{available}' END,
+               updated_at = date_trunc('milliseconds', clock_timestamp())
+         WHERE id = OLD.slot_id;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.status = '{confirmed}'
+       AND (TG_OP = 'INSERT' OR OLD.status <> '{confirmed}' OR NEW.slot_id <> OLD.slot_id) THEN
+        UPDATE {slots}
+           SET booked_count = booked_count + 1,
+               status = CASE
+                   WHEN status = '{cancelled}' THEN status
+                   WHEN booked_count + 1 >= capacity THEN '{booked}'
+                   ELSE '{available}' END,
+               updated_at = date_trunc('milliseconds', clock_timestamp())
+         WHERE id = NEW.slot_id;
+    END IF;
+    RETURN NULL;
+"""
+
+
+# The trigger that keeps slots.booked_count equal to the slot's CONFIRMED bookings and its status
+# in step. Services never write booked_count; check_integrity verifies it.
+BOOKINGS_SYNC_SLOT = pgtrigger.Trigger(
+    name="bookings_sync_slot",
+    when=pgtrigger.After,
+    operation=pgtrigger.Insert | pgtrigger.Delete | pgtrigger.UpdateOf("status", "slot_id"),
+    level=pgtrigger.Row,
+    func=_sync_slot_sql(),
+)
 
 
 class Booking(BaseModel):
@@ -39,6 +92,7 @@ class Booking(BaseModel):
             models.Index(fields=["slot", "status"], name="bookings_slot_status_idx"),
             models.Index(fields=["created_at"], name="bookings_created_idx"),
         ]
+        triggers = [BOOKINGS_SYNC_SLOT]
         constraints = [
             # One guest, one place per slot. Capacity itself is held by the slot's booked_count,
             # which the trigger bookings_sync_slot keeps equal to its CONFIRMED bookings, under

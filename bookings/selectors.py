@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import OuterRef, QuerySet
+from django.db.models.functions import JSONObject
 
 from bookings.errors import BookingNotFoundError
 from bookings.models import Booking, BookingEvent, BookingStatus
@@ -49,32 +51,30 @@ def booking_event_list(*, booking_id: UUID) -> QuerySet[BookingEvent]:
     return BookingEvent.objects.filter(booking_id=booking_id).order_by("created_at", "id")
 
 
-def with_confirmed_booking(slots: QuerySet[Slot]) -> QuerySet[Slot]:
-    """Annotate each slot with the id and guest of its CONFIRMED booking (host views), in the
-    same query: no N+1 on the host's list."""
-    confirmed = Booking.objects.filter(slot=OuterRef("pk"), status=BookingStatus.CONFIRMED)
-    return slots.annotate(
-        confirmed_booking_id=Subquery(confirmed.order_by("created_at", "id").values("id")[:1]),
-        confirmed_user_id=Subquery(confirmed.order_by("created_at", "id").values("user_id")[:1]),
+def _confirmed_bookings(slot: OuterRef | object) -> QuerySet[Booking]:
+    """A slot's CONFIRMED bookings in creation order, as {bookingId, userId, userName}."""
+    return (
+        Booking.objects.filter(slot=slot, status=BookingStatus.CONFIRMED)
+        .order_by("created_at", "id")
+        .values(json=JSONObject(bookingId="id", userId="user_id", userName="user__name"))
     )
 
 
+def with_confirmed_booking(slots: QuerySet[Slot]) -> QuerySet[Slot]:
+    """Annotate each slot with its CONFIRMED bookings (host views) as `confirmed_bookings`, in
+    the same query: no N+1 on the host's list."""
+    return slots.annotate(confirmed_bookings=ArraySubquery(_confirmed_bookings(OuterRef("pk"))))
+
+
 def slot_get_for_viewer(*, slot_id: UUID | None, viewer_id: UUID | None = None) -> Slot:
-    """One slot with its host. When `viewer_id` is the slot's host, also its confirmed booking
-    (the attributes with_confirmed_booking() annotates), read only then: guests, the common
-    case, never see it and pay for one plain query.
+    """One slot with its host. When `viewer_id` is the slot's host, also its confirmed bookings
+    (the attribute with_confirmed_booking() annotates), read only then: guests, the common
+    case, never see them and pay for one plain query.
 
     Raises SlotNotFoundError (also for None, a path segment that is not a uuid).
     """
     slot = slot_get(slot_id=slot_id)
     if viewer_id is not None and slot.host_id == viewer_id:
-        confirmed = (
-            Booking.objects.filter(slot_id=slot.pk, status=BookingStatus.CONFIRMED)
-            .order_by("created_at", "id")
-            .values_list("id", "user_id")
-            .first()
-        )
-        booking_id, user_id = confirmed or (None, None)
-        slot.confirmed_booking_id = booking_id  # type: ignore[attr-defined]  # see docstring
-        slot.confirmed_user_id = user_id  # type: ignore[attr-defined]
+        rows = _confirmed_bookings(slot.pk).values_list("json", flat=True)
+        slot.confirmed_bookings = list(rows)  # type: ignore[attr-defined]  # see docstring
     return slot

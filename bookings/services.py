@@ -15,14 +15,19 @@ from django.db.models import Count, Q
 
 from accounts.errors import UserNotFoundError
 from accounts.locks import user_lock
-from accounts.models import User
+from accounts.models import HostPolicy, User
+from accounts.policies import duration_text, host_policy_get
 from bookings.audit import booking_event_record, event_reason
 from bookings.errors import (
+    AlreadyBookedError,
     BookingAlreadyCancelledError,
+    BookingBeyondHorizonError,
     BookingNotFoundError,
+    BookingNoticeTooShortError,
     BookingOwnSlotError,
     CancellationWindowClosedError,
     HostAlreadyBookedError,
+    HostBookingLimitError,
     MaxActiveBookingsError,
     SlotInPastError,
 )
@@ -35,22 +40,17 @@ from core.errors import NotOwnerError
 from core.idempotency.records import IdempotencyClaim, idempotency_complete, idempotency_lock
 from slots.errors import SlotNotAvailableError, SlotNotFoundError
 from slots.locks import slot_lock
-from slots.models import Slot, SlotStatus
+from slots.models import Slot
+from slots.rules import slot_free_places
 
 # A constraint that fires means some path wrote without the locks; the database still says no.
 BOOKING_CONSTRAINTS = {
     "slots_booked_within_capacity": SlotNotAvailableError,
     "slots_status_matches_count": SlotNotAvailableError,
-    # Capacity is 1 until M4, so a second confirmed booking of one user is a taken slot.
-    "bookings_one_confirmed_per_user_and_slot": SlotNotAvailableError,
+    "bookings_one_confirmed_per_user_and_slot": AlreadyBookedError,
 }
 MISSING_REFERENCES = {"slots": SlotNotFoundError, "users": UserNotFoundError}
-PER_HOST_LIMIT = 1
 NOT_BOOKING_GUEST = "You can only cancel your own bookings"
-
-
-def _slot_has_free_place(slot: Slot) -> bool:
-    return slot.status == SlotStatus.AVAILABLE and slot.booked_count < slot.capacity
 
 
 def booking_precheck(*, slot_id: UUID) -> None:
@@ -63,25 +63,37 @@ def booking_precheck(*, slot_id: UUID) -> None:
     slot = Slot.objects.filter(pk=slot_id).only("status", "booked_count", "capacity").first()
     if slot is None:
         raise SlotNotFoundError()
-    if not _slot_has_free_place(slot):
+    if slot_free_places(slot) == 0:
         raise SlotNotAvailableError()
 
 
-def _check_bookable(*, user: User, slot: Slot, now: datetime) -> None:
-    """Every rule of SPEC §3.4.1 step 8, in the contract's order. Under the user and slot locks."""
-    if not _slot_has_free_place(slot):
+def _check_bookable(*, user: User, slot: Slot, policy: HostPolicy, now: datetime) -> None:
+    """Every rule of SPEC §3.4.1 step 8, in the contract's order. Under the user and slot locks;
+    `policy` is the slot's host's, read after the slot lock."""
+    if slot_free_places(slot) == 0:
         raise SlotNotAvailableError()
     if slot.start_time <= now:
         raise SlotInPastError()
     if slot.host_id == user.pk:
         raise BookingOwnSlotError()
-    active = Booking.objects.filter(
-        user_id=user.pk, status=BookingStatus.CONFIRMED, slot__start_time__gt=now
-    ).aggregate(total=Count("id"), with_host=Count("id", filter=Q(slot__host_id=slot.host_id)))
+    # One read of the caller's CONFIRMED bookings serves the three per-user rules below.
+    active = Booking.objects.filter(user_id=user.pk, status=BookingStatus.CONFIRMED).aggregate(
+        on_slot=Count("id", filter=Q(slot_id=slot.pk)),
+        total=Count("id", filter=Q(slot__start_time__gt=now)),
+        with_host=Count("id", filter=Q(slot__start_time__gt=now, slot__host_id=slot.host_id)),
+    )
+    if active["on_slot"]:
+        raise AlreadyBookedError()
+    if slot.start_time < now + timedelta(minutes=policy.min_notice_minutes):
+        raise BookingNoticeTooShortError(d=duration_text(policy.min_notice_minutes))
+    horizon = policy.max_horizon_days
+    if horizon is not None and slot.start_time > now + timedelta(days=horizon):
+        raise BookingBeyondHorizonError(n=horizon)
     if active["total"] >= settings.MAX_ACTIVE_BOOKINGS:
         raise MaxActiveBookingsError(n=settings.MAX_ACTIVE_BOOKINGS)
-    if active["with_host"] >= PER_HOST_LIMIT:
-        raise HostAlreadyBookedError()
+    per_host = policy.max_active_bookings_per_guest
+    if active["with_host"] >= per_host:
+        raise HostAlreadyBookedError() if per_host == 1 else HostBookingLimitError(n=per_host)
 
 
 def booking_create(
@@ -103,6 +115,7 @@ def booking_create(
     the success is stored in it in the same transaction; a claim that is no longer this
     attempt's raises ClaimLostError and writes nothing.
     Raises SlotNotFoundError, SlotNotAvailableError, SlotInPastError, BookingOwnSlotError,
+    AlreadyBookedError, BookingNoticeTooShortError, BookingBeyondHorizonError,
     MaxActiveBookingsError, HostAlreadyBookedError, UserNotFoundError, LockTimeoutError.
     """
     booking_precheck(slot_id=slot_id)
@@ -124,7 +137,9 @@ def booking_create(
             # which the slot lock cannot: the same user may be booking another slot right now.
             user = user_lock(user_id=user_id)
             slot = slot_lock(slot_id=slot_id)
-        _check_bookable(user=user, slot=slot, now=now_ms())  # "now" read after the locks
+        # The host's rules as they are now, read after the slot lock; "now" after the locks.
+        policy = host_policy_get(host_id=slot.host_id)
+        _check_bookable(user=user, slot=slot, policy=policy, now=now_ms())
         if settings.BOOKING_TEST_DELAY_BEFORE_WRITE:
             time.sleep(settings.BOOKING_TEST_DELAY_BEFORE_WRITE)
         booking = Booking.objects.create(user=user, slot=slot)
@@ -158,7 +173,7 @@ def booking_cancel(
     idempotency_key: str | None = None,
     idempotency: IdempotencyClaim | None = None,
 ) -> Booking:
-    """Cancel a booking: the guest's own (actor_id), at least the cutoff before its start.
+    """Cancel a booking: the guest's own (actor_id), at least the host's cutoff before its start.
 
     `staff_override` is for the admin and commands (SPEC §4): any booking, the cutoff does not
     apply, and the audit event says so when it would have. Locks the slot row, then the booking
@@ -183,11 +198,13 @@ def booking_cancel(
         if booking.status == BookingStatus.CANCELLED:
             raise BookingAlreadyCancelledError()
         now = now_ms()
-        cutoff = timedelta(hours=settings.CANCELLATION_WINDOW_HOURS)
+        cutoff_minutes = host_policy_get(host_id=slot.host_id).cancellation_cutoff_minutes
         # Exactly `cutoff` before the start is still allowed; a started slot never is.
-        inside_cutoff = slot.start_time - now < cutoff or slot.start_time <= now
+        inside_cutoff = (
+            slot.start_time - now < timedelta(minutes=cutoff_minutes) or slot.start_time <= now
+        )
         if inside_cutoff and not staff_override:
-            raise CancellationWindowClosedError(n=settings.CANCELLATION_WINDOW_HOURS)
+            raise CancellationWindowClosedError.for_cutoff(cutoff_minutes)
         booking.status = BookingStatus.CANCELLED
         booking.cancelled_at = now
         booking.save(update_fields=["status", "cancelled_at"])

@@ -16,7 +16,7 @@ from core.errors import ValidationFailedError
 from slots.errors import SlotNotFoundError
 from slots.selectors import slot_list
 from slots.serializers import HostSlotOut, SlotListQuery, SlotOut
-from slots.views import LIST_PARAMETERS, SlotDetailViewSet
+from slots.views import LIST_PARAMETERS, SlotDetailViewSet, available_filter
 
 
 class HostSlotViewSet(ApiViewSet):
@@ -32,6 +32,7 @@ class HostSlotViewSet(ApiViewSet):
             start_date=query.get("startDate"),
             end_date=query.get("endDate"),
             status=query.get("status"),
+            available=available_filter(query),
         )
         rows, meta = paginate(
             with_confirmed_booking(slots), page=query["page"], limit=query["limit"]
@@ -43,7 +44,7 @@ class HostSlotViewSet(ApiViewSet):
 # operations' description.
 class SlotWithBookingDetailViewSet(SlotDetailViewSet):
     @extend_schema(
-        summary="One slot; its host also sees the confirmed booking",
+        summary="One slot; its host also sees the confirmed bookings",
         responses={200: success(HostSlotOut), **errors(SlotNotFoundError)},
     )
     def retrieve(self, request: Request, slot_id: str) -> Response:

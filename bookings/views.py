@@ -10,8 +10,11 @@ from rest_framework.response import Response
 from accounts.auth import has_staff_privileges, request_user
 from bookings.dispatch import booking_request
 from bookings.errors import (
+    AlreadyBookedError,
     BookingAlreadyCancelledError,
+    BookingBeyondHorizonError,
     BookingNotFoundError,
+    BookingNoticeTooShortError,
     BookingOwnSlotError,
     CancellationWindowClosedError,
     HostAlreadyBookedError,
@@ -63,6 +66,9 @@ class BookingViewSet(ApiViewSet):
                 BookingOwnSlotError,
                 SlotNotFoundError,
                 SlotNotAvailableError,
+                AlreadyBookedError,
+                BookingNoticeTooShortError,
+                BookingBeyondHorizonError,
                 MaxActiveBookingsError,
                 HostAlreadyBookedError,
                 LockTimeoutError,
@@ -116,7 +122,7 @@ class BookingDetailViewSet(ApiViewSet):
         return ok(BookingOut(booking).data)
 
     @extend_schema(
-        summary="Cancel the caller's booking (at least 1 h before the start by default)",
+        summary="Cancel the caller's booking, at least the host's cutoff before the start",
         request=BookingCancelIn,
         parameters=[IDEMPOTENCY_KEY_PARAMETER],
         responses={

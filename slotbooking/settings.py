@@ -109,6 +109,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "corsheaders",
+    "pgtrigger",
     "slotbooking",
     "core.idempotency",
     "accounts",

@@ -3,7 +3,13 @@
 from django.contrib import admin
 from django.urls import path, re_path
 
-from accounts.views import CurrentUserViewSet, UserDetailViewSet, UserViewSet
+from accounts.views import (
+    CurrentUserPolicyViewSet,
+    CurrentUserViewSet,
+    UserDetailViewSet,
+    UserPolicyViewSet,
+    UserViewSet,
+)
 from analytics.dashboard import analytics_dashboard
 from analytics.views import AnalyticsViewSet
 from bookings.slot_views import HostSlotViewSet, SlotWithBookingDetailViewSet
@@ -19,7 +25,7 @@ from core.api.views import (
     server_error,
 )
 from core.api.viewsets import api_route
-from slots.views import SlotViewSet
+from slots.views import SlotBulkViewSet, SlotViewSet
 
 ID = r"(?P<{}>[^/]+)"
 
@@ -32,13 +38,24 @@ urlpatterns = [
         "users/me/token", CurrentUserViewSet.as_view({"post": "rotate_token"}), "users-me-token"
     ),
     api_route(
+        "users/me/policy",
+        CurrentUserPolicyViewSet.as_view({"get": "retrieve", "put": "update"}),
+        "users-me-policy",
+    ),
+    api_route(
+        "users/" + ID.format("user_id") + "/policy",
+        UserPolicyViewSet.as_view({"get": "retrieve"}),
+        "user-policy",
+    ),
+    api_route(
         "users/" + ID.format("user_id"),
         UserDetailViewSet.as_view({"get": "retrieve"}),
         "user-detail",
     ),
     api_route("slots", SlotViewSet.as_view({"post": "create", "get": "list"}), "slots"),
-    # /api/slots/host is matched before /api/slots/{id}.
+    # /api/slots/host and /api/slots/bulk are matched before /api/slots/{id}.
     api_route("slots/host", HostSlotViewSet.as_view({"get": "list"}), "slots-host"),
+    api_route("slots/bulk", SlotBulkViewSet.as_view({"post": "create"}), "slots-bulk"),
     api_route(
         "slots/" + ID.format("slot_id"),
         SlotWithBookingDetailViewSet.as_view({"get": "retrieve", "delete": "destroy"}),

@@ -33,7 +33,7 @@ class Slot(BaseModel):
     start_time = models.DateTimeField()
     end_time = models.DateTimeField()
     capacity = models.IntegerField(default=1)
-    # Maintained only by the trigger bookings_sync_slot (bookings migration 0002); never by code.
+    # Maintained only by the trigger bookings_sync_slot (declared on Booking); never by code.
     booked_count = models.IntegerField(default=0, editable=False)
     status = models.CharField(
         max_length=16, choices=SlotStatus.choices, default=SlotStatus.AVAILABLE

@@ -1,8 +1,26 @@
-"""Rules of a slot's times, shared by the API's validation and slot_create (SPEC §3.3.1)."""
+"""Rules of a slot shared by the API's validation, the services and the serializers.
+
+The free-place rule lives here once: a slot takes a booking only while it is AVAILABLE and has
+fewer CONFIRMED bookings than places. PostgreSQL holds the same rule (the CHECKs on slots and the
+booking trigger); this is the copy that lets services answer precisely before the database does.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
+
+from slots.models import SlotStatus
+
+CAPACITY_MIN = 1
+CAPACITY_MAX = 1000
+CAPACITY_DEFAULT = 1
+
+
+class SlotCounts(Protocol):
+    status: str
+    capacity: int
+    booked_count: int
 
 
 def slot_time_errors(
@@ -15,3 +33,19 @@ def slot_time_errors(
     if start_time <= now and not allow_past:
         errors.append({"path": "startTime", "message": "Start time must be in the future"})
     return errors
+
+
+def slot_free_places(slot: SlotCounts) -> int:
+    """Places still open to a booking: none unless the slot is AVAILABLE, else capacity minus
+    its CONFIRMED bookings. It does not look at the time: a started slot may show places."""
+    if slot.status != SlotStatus.AVAILABLE:
+        return 0
+    return max(slot.capacity - slot.booked_count, 0)
+
+
+def slot_status_for(*, status: str, capacity: int, booked_count: int) -> str:
+    """The status a slot must have for its count (a slot is BOOKED exactly when it is full;
+    CANCELLED is final). What the booking trigger sets, for code that changes the capacity."""
+    if status == SlotStatus.CANCELLED:
+        return status
+    return SlotStatus.BOOKED if booked_count >= capacity else SlotStatus.AVAILABLE

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from django.db.models import QuerySet
+from django.db.models import F, Q, QuerySet
 
+from core.db.instants import now_ms
 from slots.errors import SlotNotFoundError
-from slots.models import Slot
+from slots.models import Slot, SlotStatus
 
 
 def slot_list(
@@ -17,8 +18,13 @@ def slot_list(
     start_date: datetime | None = None,
     end_date: datetime | None = None,
     status: str | None = None,
+    available: bool | None = None,
 ) -> QuerySet[Slot]:
-    """Slots of every status, filtered on their start; ordered by start, then id (SPEC §3.3.2)."""
+    """Slots of every status, filtered on their start; ordered by start, then id (SPEC §3.3.2).
+
+    `available` True keeps the slots a booking could take now: AVAILABLE, with a free place,
+    not started; False keeps all the others.
+    """
     slots = Slot.objects.select_related("host")
     if host_id is not None:
         slots = slots.filter(host_id=host_id)
@@ -28,6 +34,11 @@ def slot_list(
         slots = slots.filter(start_time__lte=end_date)
     if status is not None:
         slots = slots.filter(status=status)
+    if available is not None:
+        bookable = Q(
+            status=SlotStatus.AVAILABLE, booked_count__lt=F("capacity"), start_time__gt=now_ms()
+        )
+        slots = slots.filter(bookable if available else ~bookable)
     return slots.order_by("start_time", "id")
 
 

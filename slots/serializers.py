@@ -2,20 +2,47 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date, time
 from typing import Any
 
 from rest_framework import serializers
 
-from core.api.fields import EnumField, InstantField, UuidField
+from core.api.fields import (
+    BodyIntegerField,
+    ContractField,
+    EnumField,
+    InstantField,
+    TimeZoneField,
+    UuidField,
+)
 from core.api.viewsets import PageQuery
 from core.db.instants import now_ms
 from slots.models import SlotStatus
-from slots.rules import slot_time_errors
+from slots.rules import (
+    CAPACITY_DEFAULT,
+    CAPACITY_MAX,
+    CAPACITY_MIN,
+    slot_free_places,
+    slot_time_errors,
+)
+from slots.services import WEEKDAYS
+
+
+def capacity_field() -> BodyIntegerField:
+    return BodyIntegerField(
+        min_value=CAPACITY_MIN,
+        max_value=CAPACITY_MAX,
+        required=False,
+        default=CAPACITY_DEFAULT,
+        help_text=f"places on the slot, {CAPACITY_MIN} to {CAPACITY_MAX} (default 1)",
+    )
 
 
 class SlotCreateIn(serializers.Serializer):
     startTime = InstantField()
     endTime = InstantField()
+    capacity = capacity_field()
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         problems = slot_time_errors(
@@ -41,10 +68,11 @@ class SlotListQuery(DateRangeQuery):
     startDate = InstantField(required=False, allow_number=False)
     endDate = InstantField(required=False, allow_number=False)
     status = EnumField(SlotStatus.values, required=False)
+    available = EnumField(["true", "false"], required=False)
 
     class Meta:
         # The contract lists page and limit last; DRF would put the inherited fields first.
-        field_order = ("hostId", "startDate", "endDate", "status", "page", "limit")
+        field_order = ("hostId", "startDate", "endDate", "status", "available", "page", "limit")
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
@@ -57,24 +85,178 @@ class SlotOut(serializers.Serializer):
     hostName = serializers.CharField(source="host.name")
     startTime = InstantField(source="start_time")
     endTime = InstantField(source="end_time")
+    capacity = serializers.IntegerField()
+    remaining = serializers.SerializerMethodField(
+        help_text="free places: 0 unless the slot is AVAILABLE"
+    )
     status = serializers.ChoiceField(choices=SlotStatus.choices)
     createdAt = InstantField(source="created_at")
     updatedAt = InstantField(source="updated_at")
 
+    def get_remaining(self, slot: Any) -> int:
+        return slot_free_places(slot)
+
+
+class SlotBookingOut(serializers.Serializer):
+    bookingId = serializers.UUIDField()
+    userId = serializers.UUIDField()
+    userName = serializers.CharField()
+
 
 class HostSlotOut(SlotOut):
-    """A Slot plus its CONFIRMED booking; both keys absent (not null) when there is none."""
+    """A Slot plus its CONFIRMED bookings in creation order. For a slot of capacity 1 also
+    `bookingId` and `bookedByUserId`, absent (not null) when it has none."""
 
-    bookingId = serializers.UUIDField(source="confirmed_booking_id", required=False)
-    bookedByUserId = serializers.UUIDField(source="confirmed_user_id", required=False)
+    bookingId = serializers.UUIDField(
+        required=False, help_text="only on slots of capacity 1 with a confirmed booking"
+    )
+    bookedByUserId = serializers.UUIDField(
+        required=False, help_text="only on slots of capacity 1 with a confirmed booking"
+    )
+    bookings = SlotBookingOut(many=True, source="confirmed_bookings")
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
         data = super().to_representation(instance)
-        for key in ("bookingId", "bookedByUserId"):
-            if data.get(key) is None:
-                data.pop(key, None)
+        confirmed = data["bookings"]
+        if instance.capacity == 1 and confirmed:
+            data["bookingId"] = confirmed[0]["bookingId"]
+            data["bookedByUserId"] = confirmed[0]["userId"]
+        else:
+            data.pop("bookingId", None)
+            data.pop("bookedByUserId", None)
         return data
 
 
 class DeletedOut(serializers.Serializer):
     message = serializers.CharField()
+
+
+# POST /api/slots/bulk ----------------------------------------------------------------------------
+class ArrayField(ContractField):
+    """A JSON array whose items `child` validates; failures name the item: `slots.3.endTime`."""
+
+    expected = "array"
+
+    def __init__(self, *, child: serializers.Field, **kwargs: Any) -> None:
+        self.child = child
+        super().__init__(**kwargs)
+        self.child.bind(field_name="", parent=self)
+
+    def to_internal_value(self, data: Any) -> list[Any]:
+        if not isinstance(data, list):
+            self.fail_type(data)
+        values, errors = [], {}
+        for index, item in enumerate(data):
+            try:
+                values.append(self.child.run_validation(item))
+            except serializers.ValidationError as exc:
+                errors[index] = exc.detail
+        if errors:
+            raise serializers.ValidationError(errors)
+        return values
+
+
+class BooleanField(ContractField):
+    """A JSON boolean: strings and numbers are not booleans."""
+
+    expected = "boolean"
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail_type(data)
+        return data
+
+
+class LocalDateField(ContractField):
+    """A calendar date `YYYY-MM-DD`."""
+
+    def to_internal_value(self, data: Any) -> date:
+        if not isinstance(data, str):
+            self.fail_type(data)
+        try:
+            if len(data) != 10:
+                raise ValueError(data)
+            return date.fromisoformat(data)
+        except ValueError:
+            raise serializers.ValidationError("Invalid date; expected YYYY-MM-DD") from None
+
+    def to_representation(self, value: Any) -> str:
+        return value.isoformat()
+
+
+class WallTimeField(ContractField):
+    """A wall-clock time `HH:MM`."""
+
+    def to_internal_value(self, data: Any) -> time:
+        if not isinstance(data, str) or not re.fullmatch(r"\d\d:\d\d", data):
+            raise serializers.ValidationError("Invalid time; expected HH:MM")
+        try:
+            return time.fromisoformat(data)
+        except ValueError:
+            raise serializers.ValidationError("Invalid time; expected HH:MM") from None
+
+    def to_representation(self, value: Any) -> str:
+        return f"{value:%H:%M}"
+
+
+class BulkSlotIn(serializers.Serializer):
+    startTime = InstantField()
+    endTime = InstantField()
+    capacity = capacity_field()
+
+
+class SlotRuleIn(serializers.Serializer):
+    timeZone = TimeZoneField(
+        required=False, help_text="IANA time zone of the times (default: the host's)"
+    )
+    startDate = LocalDateField(help_text="first day, YYYY-MM-DD")
+    endDate = LocalDateField(help_text="last day, YYYY-MM-DD (at most 366 days in all)")
+    weekdays = ArrayField(child=EnumField(WEEKDAYS), help_text="days of the week, e.g. MON")
+    times = ArrayField(child=WallTimeField(), help_text="local start times, HH:MM")
+    durationMinutes = BodyIntegerField(min_value=5, max_value=1440)
+    capacity = capacity_field()
+
+
+class SlotBulkIn(serializers.Serializer):
+    slots = ArrayField(
+        child=BulkSlotIn(), required=False, help_text="1 to 500 slots; or give `rule` instead"
+    )
+    rule = SlotRuleIn(required=False, help_text="a weekly rule; or give `slots` instead")
+    skipConflicts = BooleanField(
+        required=False,
+        default=False,
+        help_text="skip slots that overlap existing ones instead of failing the whole request",
+    )
+    dryRun = BooleanField(required=False, default=False, help_text="plan only: nothing is created")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("slots" in attrs) == ("rule" in attrs):
+            raise serializers.ValidationError("Provide exactly one of slots or rule")
+        return attrs
+
+
+class PlannedSlotOut(serializers.Serializer):
+    startTime = InstantField(source="start_time")
+    endTime = InstantField(source="end_time")
+    capacity = serializers.IntegerField()
+
+
+class SkippedSlotOut(serializers.Serializer):
+    startTime = InstantField(source="start_time")
+    endTime = InstantField(source="end_time")
+    reason = serializers.CharField(
+        help_text=(
+            "NONEXISTENT_LOCAL_TIME (the local time does not exist on that day), SLOT_IN_PAST "
+            "(it has started), SLOT_OVERLAP (it overlaps one of your slots; skipConflicts)"
+        )
+    )
+
+
+class SlotBulkOut(serializers.Serializer):
+    created = SlotOut(many=True)
+    skipped = SkippedSlotOut(many=True)
+
+
+class SlotBulkPlanOut(serializers.Serializer):
+    planned = PlannedSlotOut(many=True)
+    skipped = SkippedSlotOut(many=True)

@@ -22,7 +22,7 @@ from slots.errors import SlotHasBookingError, SlotNotFoundError, SlotOverlapErro
 from slots.events import slot_event_build, slot_events_record
 from slots.locks import slot_lock
 from slots.models import Slot, SlotEventAction, SlotStatus
-from slots.rules import slot_time_errors
+from slots.rules import CAPACITY_MAX, CAPACITY_MIN, slot_status_for, slot_time_errors
 
 SLOT_CONSTRAINTS = {"slots_no_overlap": SlotOverlapError}
 NOT_SLOT_OWNER = "You can only delete your own slots"
@@ -84,6 +84,8 @@ def slot_create(
     errors = slot_time_errors(
         start_time=start_time, end_time=end_time, now=now_ms(), allow_past=allow_past
     )
+    if not CAPACITY_MIN <= capacity <= CAPACITY_MAX:
+        errors.append({"path": "capacity", "message": CAPACITY_RANGE_MESSAGE})
     if errors:
         raise ValidationFailedError(details=errors)
 
@@ -176,6 +178,7 @@ WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 NONEXISTENT_LOCAL_TIME = "NONEXISTENT_LOCAL_TIME"
 SLOT_IN_PAST = "SLOT_IN_PAST"
 SLOT_OVERLAP = "SLOT_OVERLAP"
+CAPACITY_RANGE_MESSAGE = f"Capacity must be {CAPACITY_MIN} to {CAPACITY_MAX}"
 
 
 @dataclass(frozen=True)
@@ -240,8 +243,8 @@ def _rule_errors(rule: SlotRule) -> list[dict[str, str]]:
         errors.append(
             {"path": "rule.durationMinutes", "message": "Duration must be 5 to 1440 minutes"}
         )
-    if not 1 <= rule.capacity <= 1000:
-        errors.append({"path": "rule.capacity", "message": "Capacity must be 1 to 1000"})
+    if not CAPACITY_MIN <= rule.capacity <= CAPACITY_MAX:
+        errors.append({"path": "rule.capacity", "message": CAPACITY_RANGE_MESSAGE})
     if rule.time_zone is not None and parse_time_zone(rule.time_zone) is None:
         errors.append({"path": "rule.timeZone", "message": "Invalid time zone"})
     return errors
@@ -306,6 +309,8 @@ def _explicit_slots(slots: Sequence[PlannedSlot], now: datetime) -> list[Planned
         start, end = truncate_ms(item.start_time), truncate_ms(item.end_time)
         for error in slot_time_errors(start_time=start, end_time=end, now=now):
             errors.append({**error, "path": f"slots.{index}.{error['path']}"})
+        if not CAPACITY_MIN <= item.capacity <= CAPACITY_MAX:
+            errors.append({"path": f"slots.{index}.capacity", "message": CAPACITY_RANGE_MESSAGE})
         cleaned.append(PlannedSlot(start, end, item.capacity))
     if errors:
         raise ValidationFailedError(details=errors)
@@ -325,6 +330,7 @@ def slot_bulk_create(
     source: str = EventSource.API,
     actor_id: UUID | None = None,
     request_id: str | None = None,
+    idempotency: IdempotencyClaim | None = None,
 ) -> SlotBulkResult:
     """Create many slots for a host at once, from a weekly `rule` or a list of `slots`.
 
@@ -332,6 +338,8 @@ def slot_bulk_create(
     can slip in between the conflict check and the inserts; "now" is read after the lock. An
     occurrence overlapping an existing slot is skipped (SLOT_OVERLAP) with `skip_conflicts`,
     otherwise the whole call fails and nothing is created. `dry_run` plans without writing.
+    With an `idempotency` claim (the API) the record is locked first and the answer is stored in
+    it in the same transaction, as in slot_create.
     Raises ValidationFailedError, NotAHostError, SlotOverlapError (details.conflicts),
     UserNotFoundError, LockTimeoutError.
     """
@@ -339,6 +347,8 @@ def slot_bulk_create(
         raise _invalid("", "Provide exactly one of slots or rule")
 
     def work() -> SlotBulkResult:
+        if idempotency is not None:
+            idempotency_lock(claim=idempotency)  # lock order: the record, then the host
         host = user_lock(user_id=host_id)
         if not host.is_host:
             raise NotAHostError()
@@ -379,14 +389,19 @@ def slot_bulk_create(
         result.skipped += [SkippedSlot(c.start_time, c.end_time, SLOT_OVERLAP) for c in conflicts]
         result.skipped.sort(key=lambda item: item.start_time)
         result.planned = [item for item in planned if item not in conflicts]
-        if dry_run or not result.planned:
-            return result
-        created = Slot.objects.bulk_create(
-            Slot(host=host, start_time=p.start_time, end_time=p.end_time, capacity=p.capacity)
-            for p in result.planned
-        )
-        _record_created(created, host=host, source=source, actor_id=actor_id, request_id=request_id)
-        result.created = created
+        if not dry_run and result.planned:
+            created = Slot.objects.bulk_create(
+                Slot(host=host, start_time=p.start_time, end_time=p.end_time, capacity=p.capacity)
+                for p in result.planned
+            )
+            for slot in created:
+                slot.host = host  # the serializers read the host's name
+            _record_created(
+                created, host=host, source=source, actor_id=actor_id, request_id=request_id
+            )
+            result.created = created
+        if idempotency is not None:
+            idempotency_complete(claim=idempotency, result=result)
         return result
 
     return in_service_transaction(work, constraint_errors=SLOT_CONSTRAINTS)
@@ -448,16 +463,21 @@ def slot_update(
             )
             if overlapping:
                 raise SlotOverlapError()
-        if not 1 <= new_capacity <= 1000:
-            raise _invalid("capacity", "Capacity must be 1 to 1000")
+        if not CAPACITY_MIN <= new_capacity <= CAPACITY_MAX:
+            raise _invalid("capacity", CAPACITY_RANGE_MESSAGE)
         if new_capacity < slot.booked_count:
-            raise _invalid("capacity", "Capacity cannot be below the booked count")
+            raise _invalid(
+                "capacity",
+                f"Capacity cannot be below the {slot.booked_count} confirmed booking(s) of "
+                "this slot; cancel bookings first",
+            )
         if not times_changed and new_capacity == old.capacity:
             return slot
         slot.start_time, slot.end_time, slot.capacity = new_start, new_end, new_capacity
-        if slot.status != SlotStatus.CANCELLED:
-            full = slot.booked_count >= new_capacity
-            slot.status = SlotStatus.BOOKED if full else SlotStatus.AVAILABLE
+        # The status must match the new capacity in the same UPDATE, or the CHECKs refuse it.
+        slot.status = slot_status_for(
+            status=slot.status, capacity=new_capacity, booked_count=slot.booked_count
+        )
         slot.save(update_fields=["start_time", "end_time", "capacity", "status"])
         event = slot_event_build(
             slot=slot,

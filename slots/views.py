@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
@@ -10,7 +12,7 @@ from rest_framework.response import Response
 from accounts.auth import request_user
 from core.api.fields import parse_uuid, query_dict, validate_input
 from core.api.schema import PAGE_PARAMETERS, errors, success
-from core.api.viewsets import ApiViewSet, listed, ok, paginate
+from core.api.viewsets import ApiViewSet, listed, ok, paginate, request_id
 from core.errors import (
     LockTimeoutError,
     NotAHostError,
@@ -25,11 +27,27 @@ from core.idempotency.records import (
     SuccessRenderer,
     idempotent_response,
     recorded,
+    success_outcome,
 )
 from slots.errors import SlotHasBookingError, SlotNotFoundError, SlotOverlapError
 from slots.selectors import slot_list
-from slots.serializers import DeletedOut, SlotCreateIn, SlotListQuery, SlotOut
-from slots.services import slot_create, slot_delete
+from slots.serializers import (
+    DeletedOut,
+    SlotBulkIn,
+    SlotBulkOut,
+    SlotBulkPlanOut,
+    SlotCreateIn,
+    SlotListQuery,
+    SlotOut,
+)
+from slots.services import (
+    PlannedSlot,
+    SlotBulkResult,
+    SlotRule,
+    slot_bulk_create,
+    slot_create,
+    slot_delete,
+)
 
 SLOT_CREATED = SuccessRenderer(SlotOut, status=201)
 
@@ -38,8 +56,22 @@ LIST_PARAMETERS = [
     OpenApiParameter("startDate", str, description="slots starting at or after this instant"),
     OpenApiParameter("endDate", str, description="slots starting at or before this instant"),
     OpenApiParameter("status", str, enum=["AVAILABLE", "BOOKED", "CANCELLED"]),
+    OpenApiParameter(
+        "available",
+        str,
+        enum=["true", "false"],
+        description=(
+            "true: only slots that can be booked now (AVAILABLE, a place left, not started); "
+            "false: all the others"
+        ),
+    ),
     *PAGE_PARAMETERS,
 ]
+
+
+def available_filter(query: dict[str, object]) -> bool | None:
+    value = query.get("available")
+    return None if value is None else value == "true"
 
 
 class SlotViewSet(ApiViewSet):
@@ -66,6 +98,7 @@ class SlotViewSet(ApiViewSet):
                     host_id=user_id,
                     start_time=data["startTime"],
                     end_time=data["endTime"],
+                    capacity=data["capacity"],
                     idempotency=claim,
                 ),
             )
@@ -84,6 +117,7 @@ class SlotViewSet(ApiViewSet):
             start_date=query.get("startDate"),
             end_date=query.get("endDate"),
             status=query.get("status"),
+            available=available_filter(query),
         )
         rows, meta = paginate(slots, page=query["page"], limit=query["limit"])
         return listed(SlotOut(rows, many=True).data, meta)
@@ -103,3 +137,75 @@ class SlotDetailViewSet(ApiViewSet):
             raise SlotNotFoundError()
         slot_delete(user_id=request_user(request).pk, slot_id=parsed)
         return ok({"message": "Slot deleted successfully"})
+
+
+def _bulk_outcome(result: SlotBulkResult) -> Outcome:
+    if result.dry_run:
+        plan = {"planned": result.planned, "skipped": result.skipped}
+        return success_outcome(SlotBulkPlanOut(plan).data, status=200)
+    created = {"created": result.created, "skipped": result.skipped}
+    return success_outcome(SlotBulkOut(created).data, status=201)
+
+
+def _rule(data: dict[str, Any]) -> SlotRule:
+    return SlotRule(
+        start_date=data["startDate"],
+        end_date=data["endDate"],
+        weekdays=data["weekdays"],
+        times=data["times"],
+        duration_minutes=data["durationMinutes"],
+        capacity=data["capacity"],
+        time_zone=data.get("timeZone"),
+    )
+
+
+class SlotBulkViewSet(ApiViewSet):
+    @extend_schema(
+        summary="Publish many slots at once, from a list or a weekly rule (HOST role)",
+        description=(
+            "Give exactly one of `slots` (1 to 500 slots) or `rule` (a weekly rule in a time "
+            "zone: every listed weekday from startDate to endDate, at each local time, for "
+            "durationMinutes of elapsed time). A local time that does not exist on a "
+            "daylight-saving change is skipped (NONEXISTENT_LOCAL_TIME); an ambiguous one takes "
+            "its first occurrence; occurrences that have started are skipped (SLOT_IN_PAST). "
+            "All slots are created together or none: a slot overlapping one of yours fails the "
+            "request with 409 SLOT_OVERLAP and `details.conflicts`, unless `skipConflicts` skips "
+            "it (SLOT_OVERLAP in `skipped`). `dryRun` answers 200 with the plan and writes "
+            "nothing."
+        ),
+        request=SlotBulkIn,
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        responses={
+            201: success(SlotBulkOut),
+            200: success(SlotBulkPlanOut),
+            **errors(
+                *IDEMPOTENCY_ERRORS, NotAHostError, SlotOverlapError, LockTimeoutError, body=True
+            ),
+        },
+    )
+    def create(self, request: Request) -> HttpResponse:
+        user_id = request_user(request).pk
+
+        def run(scope: IdempotencyScope) -> Outcome:
+            data = validate_input(SlotBulkIn, request.data)
+            rule = _rule(data["rule"]) if "rule" in data else None
+            slots = (
+                [PlannedSlot(s["startTime"], s["endTime"], s["capacity"]) for s in data["slots"]]
+                if "slots" in data
+                else None
+            )
+            return recorded(
+                scope,
+                render=_bulk_outcome,
+                call=lambda claim: slot_bulk_create(
+                    host_id=user_id,
+                    rule=rule,
+                    slots=slots,
+                    skip_conflicts=data["skipConflicts"],
+                    dry_run=data["dryRun"],
+                    request_id=request_id(request),
+                    idempotency=claim,
+                ),
+            )
+
+        return idempotent_response(request, user_id=user_id, route="/api/slots/bulk", run=run)

@@ -13,7 +13,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from accounts.tests.factories import HostFactory, UserFactory
-from bookings.models import Booking, BookingEvent
+from bookings.models import BOOKINGS_SYNC_SLOT, Booking, BookingEvent
 from bookings.services import booking_cancel, booking_create
 from bookings.tests.invariants import assert_booking_invariants
 from core.audit import EventSource
@@ -49,7 +49,8 @@ def test_check_integrity_finds_a_breach_planted_with_raw_sql(guest):
     with connection.cursor() as cursor:
         # Bypass the trigger bookings_sync_slot inside this test's transaction only (the
         # rollback at the end restores it): a CONFIRMED booking that booked_count misses.
-        cursor.execute("ALTER TABLE bookings DISABLE TRIGGER bookings_sync_slot")
+        trigger = BOOKINGS_SYNC_SLOT.get_pgid(Booking)  # its name in PostgreSQL
+        cursor.execute(f"ALTER TABLE bookings DISABLE TRIGGER {trigger}")
         cursor.execute(
             """INSERT INTO bookings (id, slot_id, user_id, status, created_at, updated_at)
                VALUES (gen_random_uuid(), %s, %s, 'CONFIRMED', now(), now())""",

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from accounts.policies import host_policy_update
 from accounts.tests.factories import HostFactory, UserFactory
 from bookings.models import Booking, BookingEvent, BookingStatus
 from bookings.services import booking_cancel, booking_create
@@ -209,3 +210,172 @@ def test_thirty_concurrent_requests_on_one_slot_book_it_once(live_server, bookin
     assert {a.result.reason for a in attempts if a.result.status != 201} == {"SLOT_NOT_AVAILABLE"}
     assert Booking.objects.filter(slot=slot, status=BookingStatus.CONFIRMED).count() == 1
     assert_booking_invariants()
+
+
+# Seats and host policies, the same in both modes (SPEC §12.1, §12.2) ---------------------------
+def test_12_1_a_slot_of_three_places_takes_three_guests_then_answers_409(api, booking_mode):
+    slot = SlotFactory.create(capacity=3)
+    guests = UserFactory.create_batch(4)
+
+    answers = [book(api, guest, slot.pk) for guest in guests]
+
+    assert [a.status_code for a in answers[:3]] == [201, 201, 201]
+    assert [a.json()["data"]["slot"]["status"] for a in answers[:3]] == [
+        "AVAILABLE",
+        "AVAILABLE",
+        "BOOKED",
+    ]
+    assert_error(answers[3], 409, "CONFLICT", "SLOT_NOT_AVAILABLE", "Slot is no longer available")
+    assert_booking_invariants()
+
+
+def test_12_1_a_second_booking_of_one_slot_by_one_guest_answers_already_booked(
+    api, guest, booking_mode
+):
+    slot = SlotFactory.create(capacity=4)
+    booking_create(user_id=guest.pk, slot_id=slot.pk)
+
+    response = book(api, guest, slot.pk)
+
+    assert_error(
+        response, 409, "CONFLICT", "ALREADY_BOOKED", "You already have a booking for this slot"
+    )
+
+
+def test_12_2_minimum_notice_answers_the_same_in_both_modes(api, guest, booking_mode):
+    host = HostFactory.create()
+    host_policy_update(host_id=host.pk, min_notice_minutes=150)
+    start = now_ms() + timedelta(hours=2)
+    slot = SlotFactory.create(host=host, start_time=start, end_time=start + timedelta(hours=1))
+
+    response = book(api, guest, slot.pk)
+
+    assert_error(
+        response,
+        400,
+        "BAD_REQUEST",
+        "BOOKING_NOTICE_TOO_SHORT",
+        "This host requires bookings at least 150 minute(s) in advance",
+    )
+
+
+def test_12_2_maximum_horizon_answers_the_same_in_both_modes(api, guest, booking_mode):
+    host = HostFactory.create()
+    host_policy_update(host_id=host.pk, max_horizon_days=2)
+    start = now_ms() + timedelta(days=3)
+    slot = SlotFactory.create(host=host, start_time=start, end_time=start + timedelta(hours=1))
+
+    response = book(api, guest, slot.pk)
+
+    assert_error(
+        response,
+        400,
+        "BAD_REQUEST",
+        "BOOKING_BEYOND_HORIZON",
+        "This host accepts bookings at most 2 day(s) in advance",
+    )
+
+
+def test_12_2_a_per_guest_limit_of_two_answers_the_same_in_both_modes(api, guest, booking_mode):
+    host = HostFactory.create()
+    host_policy_update(host_id=host.pk, max_active_bookings_per_guest=2)
+    slots = SlotFactory.create_batch(3, host=host)
+
+    answers = [book(api, guest, slot.pk) for slot in slots]
+
+    assert [a.status_code for a in answers[:2]] == [201, 201]
+    assert_error(
+        answers[2],
+        409,
+        "CONFLICT",
+        "HOST_ALREADY_BOOKED",
+        "You have reached the maximum of 2 active bookings with this host",
+    )
+    assert_booking_invariants()
+
+
+def test_12_2_the_global_maximum_applies_on_top_in_both_modes(api, guest, settings, booking_mode):
+    settings.MAX_ACTIVE_BOOKINGS = 5  # the workers run with the default of 5 too
+    host = HostFactory.create()
+    host_policy_update(host_id=host.pk, max_active_bookings_per_guest=10)
+    slots = SlotFactory.create_batch(6, host=host)
+    for slot in slots[:5]:
+        booking_create(user_id=guest.pk, slot_id=slot.pk)
+
+    response = book(api, guest, slots[5].pk)
+
+    assert_error(
+        response,
+        409,
+        "CONFLICT",
+        "MAX_ACTIVE_BOOKINGS",
+        "You have reached the maximum of 5 active bookings",
+    )
+
+
+def test_12_1_n_plus_k_guests_racing_over_http_for_n_places_get_exactly_n(
+    live_server, booking_mode
+):
+    slot = SlotFactory.create(capacity=5)
+    users = UserFactory.create_batch(12)
+
+    attempts = run_at_once([book_over_http(live_server, u, slot.pk) for u in users], connect=False)
+
+    assert all(a.error is None for a in attempts), [repr(a.error) for a in attempts if a.error]
+    assert sorted(a.result.status for a in attempts) == [201] * 5 + [409] * 7
+    assert {a.result.reason for a in attempts if a.result.status == 409} == {"SLOT_NOT_AVAILABLE"}
+    assert Slot.objects.get(pk=slot.pk).status == SlotStatus.BOOKED
+    assert_booking_invariants()
+
+
+def test_12_1_one_guest_booking_a_five_place_slot_from_five_clients_gets_one(
+    live_server, booking_mode
+):
+    slot = SlotFactory.create(capacity=5)
+    guest = UserFactory.create()
+
+    attempts = run_at_once(
+        [book_over_http(live_server, guest, slot.pk) for _ in range(5)], connect=False
+    )
+
+    assert all(a.error is None for a in attempts), [repr(a.error) for a in attempts if a.error]
+    assert sorted(a.result.status for a in attempts) == [201] + [409] * 4
+    assert {a.result.reason for a in attempts if a.result.status == 409} == {"ALREADY_BOOKED"}
+    assert Booking.objects.filter(slot=slot, status=BookingStatus.CONFIRMED).count() == 1
+    assert_booking_invariants()
+
+
+def test_12_2_a_guest_with_a_limit_of_two_booking_four_slots_at_once_gets_two(
+    live_server, booking_mode
+):
+    host = HostFactory.create()
+    host_policy_update(host_id=host.pk, max_active_bookings_per_guest=2)
+    slots = SlotFactory.create_batch(4, host=host)
+    guest = UserFactory.create()
+
+    attempts = run_at_once(
+        [book_over_http(live_server, guest, slot.pk) for slot in slots], connect=False
+    )
+
+    assert all(a.error is None for a in attempts), [repr(a.error) for a in attempts if a.error]
+    assert sorted(a.result.status for a in attempts) == [201, 201, 409, 409]
+    assert {a.result.reason for a in attempts if a.result.status == 409} == {"HOST_ALREADY_BOOKED"}
+    assert_booking_invariants()
+
+
+def test_12_2_cancel_with_the_hosts_cutoff_is_the_same_in_both_modes(api, guest, booking_mode):
+    host = HostFactory.create()
+    host_policy_update(host_id=host.pk, cancellation_cutoff_minutes=180)
+    start = now_ms() + timedelta(hours=2)
+    slot = SlotFactory.create(host=host, start_time=start, end_time=start + timedelta(hours=1))
+    booking = book(api, guest, slot.pk).json()["data"]
+
+    response = api.as_user(guest).delete(f"/api/bookings/{booking['id']}")
+
+    assert_error(
+        response,
+        400,
+        "BAD_REQUEST",
+        "CANCELLATION_WINDOW_CLOSED",
+        "Cancellation is only allowed at least 3 hour(s) before the slot start time",
+    )

@@ -98,7 +98,10 @@ class ServiceAdmin(admin.ModelAdmin[Any]):
         """The form's service call has written already."""
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        """Inlines are read-only: there is nothing to save."""
+        """Inlines are read-only or write through their own service form: nothing to save. The
+        change message still reads what each formset saved, so say: nothing."""
+        for formset in formsets:
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Any], search_term: str

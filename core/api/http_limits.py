@@ -15,8 +15,8 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from core.errors import DomainError, HeadersTooLargeError, UriTooLongError
 from core.api.exception_handler import error_response
+from core.errors import DomainError, HeadersTooLargeError, UriTooLongError
 
 MAX_TARGET_LENGTH = 8000  # bytes of path and query string, as sent
 MAX_HEADER_FIELDS = 100

@@ -146,6 +146,24 @@ M2 = [
         "1",
     ),
 ]
+# Seats and host policies (SPEC §12.1, §12.2); {d} rendered as "5 hour(s)", {n} with 5.
+M4 = [
+    (
+        "BOOKING_NOTICE_TOO_SHORT",
+        400,
+        "BAD_REQUEST",
+        "This host requires bookings at least 5 hour(s) in advance",
+        None,
+    ),
+    (
+        "BOOKING_BEYOND_HORIZON",
+        400,
+        "BAD_REQUEST",
+        "This host accepts bookings at most 5 day(s) in advance",
+        None,
+    ),
+    ("ALREADY_BOOKED", 409, "CONFLICT", "You already have a booking for this slot", None),
+]
 # NOT_OWNER has one sentence per endpoint; the class is raised with the endpoint's own.
 NOT_OWNER_MESSAGES = [
     "You can only delete your own slots",
@@ -166,7 +184,7 @@ def _import_m2_errors() -> None:
 
 
 _import_m2_errors()
-CATALOGUE = M1 + [row for row in M2 if row[0] in DomainError.by_reason]
+CATALOGUE = M1 + [row for row in M2 if row[0] in DomainError.by_reason] + M4
 
 
 def handle(exc: Exception):
@@ -181,7 +199,7 @@ def test_every_m1_reason_of_the_catalogue_has_its_class():
 
 
 def test_no_class_claims_a_reason_the_catalogue_does_not_list():
-    listed = {row[0] for row in M1 + M2} | {"NOT_OWNER"}
+    listed = {row[0] for row in M1 + M2 + M4} | {"NOT_OWNER"}
 
     assert set(DomainError.by_reason) - listed == set()
 
@@ -194,6 +212,8 @@ def test_each_domain_error_renders_as_the_catalogue_says(
 ):
     error_class = DomainError.by_reason[reason]
     params: dict[str, Any] = {"n": 5} if "{n}" in error_class.default_message else {}
+    if "{d}" in error_class.default_message:
+        params["d"] = "5 hour(s)"
     error = error_class(**params)
 
     response = handle(error)

@@ -16,7 +16,19 @@ from slots.tests.factories import SlotFactory
 
 pytestmark = pytest.mark.django_db
 
-SLOT_KEYS = {"id", "hostId", "hostName", "startTime", "endTime", "status", "createdAt", "updatedAt"}
+SLOT_KEYS = {
+    "id",
+    "hostId",
+    "hostName",
+    "startTime",
+    "endTime",
+    "capacity",
+    "remaining",
+    "status",
+    "createdAt",
+    "updatedAt",
+}  # capacity and remaining: seats (SPEC §12.1)
+HOST_SLOT_KEYS = SLOT_KEYS | {"bookings"}
 
 
 def hours_from_now(hours: float) -> datetime:
@@ -350,11 +362,11 @@ def test_host_list_shows_the_confirmed_booking_and_omits_the_keys_when_there_is_
 
     data = response.json()["data"]
     assert [s["id"] for s in data] == [str(booked.pk), str(free.pk)]
-    assert set(data[0]) == SLOT_KEYS | {"bookingId", "bookedByUserId"}
+    assert set(data[0]) == HOST_SLOT_KEYS | {"bookingId", "bookedByUserId"}
     assert data[0]["bookingId"] == str(booking.pk)
     assert data[0]["bookedByUserId"] == str(guest.pk)
     assert data[0]["status"] == "BOOKED"
-    assert set(data[1]) == SLOT_KEYS
+    assert set(data[1]) == HOST_SLOT_KEYS
 
 
 def test_host_list_omits_a_cancelled_booking(api, host, guest):
@@ -364,7 +376,7 @@ def test_host_list_omits_a_cancelled_booking(api, host, guest):
 
     response = api.as_user(host).get("/api/slots/host")
 
-    assert set(response.json()["data"][0]) == SLOT_KEYS
+    assert set(response.json()["data"][0]) == HOST_SLOT_KEYS
 
 
 def test_host_list_validates_host_id_then_ignores_it(api, host):
@@ -440,7 +452,7 @@ def test_get_free_slot_as_its_host_omits_the_booking_keys(api, host):
 
     response = api.as_user(host).get(f"/api/slots/{slot.pk}")
 
-    assert set(response.json()["data"]) == SLOT_KEYS
+    assert set(response.json()["data"]) == HOST_SLOT_KEYS
 
 
 def test_get_cancelled_and_past_slots_are_visible(api, guest):

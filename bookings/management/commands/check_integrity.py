@@ -110,10 +110,12 @@ WARNINGS = (
     ),
     Check(
         "W2",
-        "users with more than one active booking with one host",
+        "users with more active bookings with one host than the host's policy allows",
         """SELECT b.user_id, s.host_id, count(*) FROM bookings b JOIN slots s ON s.id = b.slot_id
+           LEFT JOIN host_policies p ON p.host_id = s.host_id
            WHERE b.status = 'CONFIRMED' AND s.start_time > now()
-           GROUP BY b.user_id, s.host_id HAVING count(*) > 1""",
+           GROUP BY b.user_id, s.host_id, p.max_active_bookings_per_guest
+           HAVING count(*) > coalesce(p.max_active_bookings_per_guest, 1)""",
         ("userId", "hostId", "activeBookings"),
     ),
 )

@@ -25,10 +25,13 @@ DEMO_USERS = (
 )
 # Bob's one past slot shows `Cannot book a slot in the past`; the only rule skipped on purpose.
 PAST_SLOT = (datetime(2026, 1, 1, 10, tzinfo=UTC), datetime(2026, 1, 1, 11, tzinfo=UTC))
+# Bob's first evening slot is a group session: several guests book places on one slot.
+GROUP_SESSION_CAPACITY = 10
 
 
 def demo_slot_times(today: datetime) -> dict[str, list[tuple[datetime, datetime]]]:
-    """Alice: days +1..+7 at 09:00 and 14:00; Bob: days +1..+5 at 18:00 (UTC, one hour)."""
+    """Alice: days +1..+7 at 09:00 and 14:00; Bob: days +1..+5 at 18:00 (UTC, one hour).
+    Bob's first one (day +1) is the group session."""
 
     def at(day: int, hour: int) -> tuple[datetime, datetime]:
         start = datetime.combine(today.date() + timedelta(days=day), time(hour), tzinfo=UTC)
@@ -42,7 +45,8 @@ def demo_slot_times(today: datetime) -> dict[str, list[tuple[datetime, datetime]
 
 class Command(BaseCommand):
     help = (
-        "Create the demo users (two hosts, two guests) and their slots. Idempotent: users are "
+        "Create the demo users (two hosts, two guests) and their slots, one of them a group "
+        "session of 10 places. Idempotent: users are "
         "matched by email, and a slot is created only where its host has nothing overlapping. "
         "--tokens rotates and prints the demo users' API tokens."
     )
@@ -74,6 +78,7 @@ class Command(BaseCommand):
         created_slots = 0
         wanted = demo_slot_times(datetime.now(UTC))
         wanted["host2@example.com"].append(PAST_SLOT)
+        group_session = wanted["host2@example.com"][0]
         for email, times in wanted.items():
             host = users[email]
             for start, end in times:
@@ -84,6 +89,7 @@ class Command(BaseCommand):
                         host_id=host.pk,
                         start_time=start,
                         end_time=end,
+                        capacity=GROUP_SESSION_CAPACITY if (start, end) == group_session else 1,
                         allow_past=(start, end) == PAST_SLOT,
                         source=EventSource.CLI,
                     )
