@@ -57,7 +57,7 @@ static: venv
 seed: migrate  ## load the demo data (idempotent) and print the demo users' tokens
 	@$(MANAGE) seed_demo --tokens
 
-run: migrate static  ## serve the API and admin on PORT; BOOKING_MODE=queued adds Redis and the workers
+run: migrate static redis  ## serve the API and admin on PORT (Redis: rate limits); BOOKING_MODE=queued adds the workers
 	@# Sync mode needs no Redis: start it only when the queue is on (SPEC §11.1).
 	@if [ "$$($(MANAGE) shell -c 'from django.conf import settings; print(settings.BOOKING_MODE)' 2>/dev/null)" = queued ]; then \
 		$(MAKE) --no-print-directory redis; fi

@@ -185,3 +185,15 @@ class IdempotencyKeyInProgressError(ConflictError):
 class UnhealthyError(ServiceUnavailableError):
     reason = "UNHEALTHY"
     default_message = "Service is unhealthy"
+
+
+# Rate limiting -----------------------------------------------------------------------------------
+class RateLimitedError(DomainError):
+    """`n` is the seconds until the caller's window ends; it is sent as Retry-After too."""
+
+    http_status, code, reason = 429, "RATE_LIMIT_EXCEEDED", "RATE_LIMITED"
+    default_message = "Too many requests. Please try again in {n} seconds."
+
+    def __init__(self, message: str | None = None, *, details: Any = None, **params: Any) -> None:
+        super().__init__(message, details=details, **params)
+        self.headers = {"Retry-After": str(params["n"])} if "n" in params else {}

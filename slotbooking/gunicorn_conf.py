@@ -15,3 +15,16 @@ from django.conf import settings  # reads .env and validates, like the app
 _cores = os.cpu_count() or 1
 _per_core = 2 if settings.BOOKING_MODE == "queued" else 1
 workers = settings.WEB_CONCURRENCY if "WEB_CONCURRENCY" in os.environ else _cores * _per_core
+
+
+def on_starting(server: object) -> None:
+    # In the master, before any worker exists: samples of processes gone since the last run go.
+    from slotbooking.metrics import metrics_dir_clean
+
+    metrics_dir_clean()
+
+
+def child_exit(server: object, worker: object) -> None:
+    from slotbooking.metrics import metrics_process_dead
+
+    metrics_process_dead(worker.pid)  # type: ignore[attr-defined]

@@ -6,8 +6,10 @@ from django.urls import path, re_path
 from accounts.views import CurrentUserViewSet, UserDetailViewSet, UserViewSet
 from analytics.dashboard import analytics_dashboard
 from analytics.views import AnalyticsViewSet
+from bookings.export_views import BookingExportViewSet
 from bookings.views import BookingDetailViewSet, BookingHistoryViewSet, BookingViewSet
 from slotbooking.api import api_route
+from slotbooking.metrics_views import metrics_view
 from slotbooking.views import (
     DocsView,
     HealthViewSet,
@@ -56,6 +58,9 @@ urlpatterns = [
         "booking-detail",
     ),
     api_route("admin/analytics", AnalyticsViewSet.as_view({"get": "retrieve"}), "analytics"),
+    api_route(
+        r"admin/bookings\.csv", BookingExportViewSet.as_view({"get": "retrieve"}), "bookings-csv"
+    ),
     # Documentation: served from static files, no external network access.
     re_path(r"^api/schema/?$", SchemaView.as_view(), name="schema"),
     re_path(r"^docs/json/?$", SchemaJsonView.as_view(), name="schema-json"),
@@ -63,6 +68,8 @@ urlpatterns = [
     # The analytics dashboard (SPEC §10.2): an admin page, staff only through admin_view.
     path("admin/analytics/", admin.site.admin_view(analytics_dashboard), name="admin-analytics"),
     path("admin/", admin.site.urls),
+    # Prometheus scrapes outside /api (its own token, METRICS_TOKEN).
+    re_path(r"^metrics/?$", metrics_view, name="metrics"),
     # Anything else: the JSON 404 envelope, whatever DEBUG says.
     re_path(r"^", endpoint_not_found),
 ]

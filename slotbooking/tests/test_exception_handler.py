@@ -146,6 +146,15 @@ M2 = [
         "1",
     ),
 ]
+M4 = [
+    (
+        "RATE_LIMITED",
+        429,
+        "RATE_LIMIT_EXCEEDED",
+        "Too many requests. Please try again in 5 seconds.",
+        "5",
+    ),
+]
 # NOT_OWNER has one sentence per endpoint; the class is raised with the endpoint's own.
 NOT_OWNER_MESSAGES = [
     "You can only delete your own slots",
@@ -166,7 +175,7 @@ def _import_m2_errors() -> None:
 
 
 _import_m2_errors()
-CATALOGUE = M1 + [row for row in M2 if row[0] in DomainError.by_reason]
+CATALOGUE = M1 + [row for row in M2 + M4 if row[0] in DomainError.by_reason]
 
 
 def handle(exc: Exception):
@@ -181,7 +190,7 @@ def test_every_m1_reason_of_the_catalogue_has_its_class():
 
 
 def test_no_class_claims_a_reason_the_catalogue_does_not_list():
-    listed = {row[0] for row in M1 + M2} | {"NOT_OWNER"}
+    listed = {row[0] for row in M1 + M2 + M4} | {"NOT_OWNER"}
 
     assert set(DomainError.by_reason) - listed == set()
 
