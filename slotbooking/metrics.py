@@ -137,7 +137,7 @@ def _stamp_published_at(headers: dict[str, object] | None = None, **kwargs: obje
 
 def _view_label(request: HttpRequest) -> str:
     match = request.resolver_match
-    if match is None or not match.view_name:
+    if match is None or not match.url_name:  # the catch-all 404 route has no name
         return "unmatched"
     return match.view_name
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import redis
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -108,4 +108,6 @@ def metrics_view(request: HttpRequest) -> HttpResponse | JsonResponse:
         return error_response(InvalidTokenError())
     registry = metrics_registry()
     registry.register(BookingQueueCollector())
-    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+    # Prometheus asks for OpenMetrics in Accept; anything else gets the classic text format.
+    encode, content_type = choose_encoder(request.headers.get("Accept", ""))
+    return HttpResponse(encode(registry), content_type=content_type)
