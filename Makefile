@@ -14,6 +14,7 @@ export PORT
 INSTALLED := $(VENV)/.installed
 
 .PHONY: help venv db db-stop redis redis-stop services migrate static seed run test lint fmt bench worker clean
+.PHONY: bench-export
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -103,6 +104,9 @@ bench: migrate static redis  ## seed slotbooking_bench, load gunicorn with wrk b
 		else sudo -n apt-get update -qq && sudo -n apt-get install -y -qq wrk; fi; } \
 		|| echo "wrk could not be installed: bench/loadgen.py (Python) drives the load instead"
 	$(PY) -m bench.run
+
+bench-export: migrate static  ## peak server memory while GET /api/admin/bookings.csv streams ~200k bookings
+	$(PY) -m bench.export_rss
 
 lint: venv  ## ruff, formatting and mypy
 	$(VENV)/bin/ruff check .
