@@ -394,6 +394,16 @@ def run_profile(settings: Settings, url: str) -> dict[str, Any]:
     return json.loads(done.stdout)
 
 
+def run_limiter_cost() -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.limiter_cost"], cwd=ROOT, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        log(f"limiter cost failed:\n{done.stdout}\n{done.stderr}")
+        return {"error": done.stderr[-2000:]}
+    return dict(json.loads(done.stdout))
+
+
 # REPORT -----------------------------------------------------------------------------------------
 def git(*args: str) -> str:
     done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
@@ -548,12 +558,23 @@ def overhead_lines(report: dict[str, Any]) -> list[str]:
             f"- {connections} connection(s): {a['rps']:.0f} req/s with both on, {b['rps']:.0f} "
             f"with both off ({change:+.1%}); p50 {p50:+.2f} ms per request"
         )
-    if not lines:
+    cost = report.get("limiter_metrics_cost", {})
+    timed = []
+    if "rate_limiter" in cost:
+        limiter, samples = cost["rate_limiter"], cost["metrics_per_request"]
+        timed = [
+            f"- in-process, {cost['requests']} requests: the rate limiter takes "
+            f"{limiter['p50_us'] / 1000:.2f} ms at the median (p99 {limiter['p99_us'] / 1000:.2f} "
+            f"ms, one Redis round trip), a booking request's metric samples "
+            f"{samples['p50_us'] / 1000:.3f} ms (p99 {samples['p99_us'] / 1000:.3f} ms)"
+        ]
+    if not lines and not timed:
         return []
     return [
-        "Rate limiter (one Redis round trip) and metrics (one sample per request) cost, "
-        "book-spread against book-spread-bare in this run:",
+        "Cost of the rate limiter and the metrics per booking request (over HTTP: book-spread "
+        "with both on against book-spread-bare with both off, in this run):",
         *lines,
+        *timed,
         "",
     ]
 
@@ -667,6 +688,9 @@ def main() -> int:
         finally:
             server.stop()
     fixture.reset(conn)
+
+    log("timing the rate limiter and the metrics in-process (bench/limiter_cost.py)")
+    report["limiter_metrics_cost"] = run_limiter_cost()
 
     if settings.pgbench and pgbench_binary():
         for connections in settings.connections:
