@@ -14,6 +14,7 @@ export PORT
 INSTALLED := $(VENV)/.installed
 
 .PHONY: help venv db db-stop redis redis-stop services migrate static seed run test lint fmt bench worker clean
+.PHONY: bench-export
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -57,10 +58,7 @@ static: venv
 seed: migrate  ## load the demo data (idempotent) and print the demo users' tokens
 	@$(MANAGE) seed_demo --tokens
 
-run: migrate static  ## serve the API and admin on PORT; BOOKING_MODE=queued adds Redis and the workers
-	@# Sync mode needs no Redis: start it only when the queue is on (SPEC §11.1).
-	@if [ "$$($(PY) -m slotbooking.setting BOOKING_MODE)" = queued ]; then \
-		$(MAKE) --no-print-directory redis; fi
+run: migrate static redis  ## serve the API and admin on PORT (Redis: rate limits); BOOKING_MODE=queued adds the workers
 	@$(MANAGE) seed_demo --tokens
 	@echo
 	@echo "API:     http://$(HOST):$(PORT)/api"
@@ -103,6 +101,9 @@ bench: migrate static redis  ## seed slotbooking_bench, load gunicorn with wrk b
 		else sudo -n apt-get update -qq && sudo -n apt-get install -y -qq wrk; fi; } \
 		|| echo "wrk could not be installed: bench/loadgen.py (Python) drives the load instead"
 	$(PY) -m bench.run
+
+bench-export: migrate static  ## peak server memory while GET /api/admin/bookings.csv streams ~200k bookings
+	$(PY) -m bench.export_rss
 
 lint: venv  ## ruff, formatting, mypy and the import contracts (lint-imports)
 	$(VENV)/bin/ruff check .

@@ -143,6 +143,12 @@ def cpu_meter(server_pids: set[int], into: dict[str, Any]) -> Iterator[None]:
     }
 
 
+# The booking scenarios send thousands of requests per user and minute: the per-user limit
+# (10 a minute by default) is raised out of reach, but the limiter still counts every request.
+BENCH_RATE_LIMIT = 1_000_000_000
+BENCH_SERVER_ENV = {"BOOKING_RATE_LIMIT": str(BENCH_RATE_LIMIT)}
+
+
 # SERVER -----------------------------------------------------------------------------------------
 def free_port() -> int:
     with socket.socket() as probe:
@@ -168,7 +174,13 @@ class Server:
             "warning",
             *settings.gunicorn_args,
         ]
-        self.env = {**os.environ, "DATABASE_URL": url, "PORT": str(self.port), **env}
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "PORT": str(self.port),
+            **BENCH_SERVER_ENV,
+            **env,
+        }
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
         # Queued mode: the booking workers run beside gunicorn, as `make run` starts them.
@@ -382,6 +394,16 @@ def run_profile(settings: Settings, url: str) -> dict[str, Any]:
     return json.loads(done.stdout)
 
 
+def run_limiter_cost() -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.limiter_cost"], cwd=ROOT, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        log(f"limiter cost failed:\n{done.stdout}\n{done.stderr}")
+        return {"error": done.stderr[-2000:]}
+    return dict(json.loads(done.stdout))
+
+
 # REPORT -----------------------------------------------------------------------------------------
 def git(*args: str) -> str:
     done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
@@ -503,6 +525,12 @@ def markdown(report: dict[str, Any]) -> str:
         "PostgreSQL (db), the load generator and everything else, in cores, during the run.",
         "",
     ]
+    out += [
+        f"The bench servers raise BOOKING_RATE_LIMIT to {BENCH_RATE_LIMIT:,} bookings per user "
+        "and window (book-spread-bare: off), so no booking scenario is throttled.",
+        "",
+        *overhead_lines(report),
+    ]
     problems = report["problems"]
     out.append("Invariants and checks: " + ("all hold." if not problems else "**BROKEN**"))
     out += [f"- {p}" for p in problems]
@@ -515,6 +543,40 @@ def markdown(report: dict[str, Any]) -> str:
             "queries per booking; see profile-booking.html / .txt.",
         ]
     return "\n".join(out) + "\n"
+
+
+def overhead_lines(report: dict[str, Any]) -> list[str]:
+    """book-spread (rate limiter and metrics on) against book-spread-bare (both off)."""
+    on = {r["connections"]: r for r in report["runs"] if r["scenario"] == "book-spread"}
+    off = {r["connections"]: r for r in report["runs"] if r["scenario"] == "book-spread-bare"}
+    lines = []
+    for connections in sorted(set(on) & set(off)):
+        a, b = on[connections], off[connections]
+        p50 = (a["latency_us"]["p50"] - b["latency_us"]["p50"]) / 1000
+        change = a["rps"] / b["rps"] - 1 if b["rps"] else 0.0
+        lines.append(
+            f"- {connections} connection(s): {a['rps']:.0f} req/s with both on, {b['rps']:.0f} "
+            f"with both off ({change:+.1%}); p50 {p50:+.2f} ms per request"
+        )
+    cost = report.get("limiter_metrics_cost", {})
+    timed = []
+    if "rate_limiter" in cost:
+        limiter, samples = cost["rate_limiter"], cost["metrics_per_request"]
+        timed = [
+            f"- in-process, {cost['requests']} requests: the rate limiter takes "
+            f"{limiter['p50_us'] / 1000:.2f} ms at the median (p99 {limiter['p99_us'] / 1000:.2f} "
+            f"ms, one Redis round trip), a booking request's metric samples "
+            f"{samples['p50_us'] / 1000:.3f} ms (p99 {samples['p99_us'] / 1000:.3f} ms)"
+        ]
+    if not lines and not timed:
+        return []
+    return [
+        "Cost of the rate limiter and the metrics per booking request (over HTTP: book-spread "
+        "with both on against book-spread-bare with both off, in this run):",
+        *lines,
+        *timed,
+        "",
+    ]
 
 
 def write_report(settings: Settings, report: dict[str, Any]) -> Path:
@@ -592,6 +654,12 @@ def main() -> int:
         report["server_command"] = " ".join(
             [*(f"{k}={v}" for k, v in env_items), "gunicorn", *server.command[1:]]
         )
+        limit = dict(env_items).get("BOOKING_RATE_LIMIT", BENCH_SERVER_ENV["BOOKING_RATE_LIMIT"])
+        log(
+            "rate limiting off for this server"
+            if limit == "0"
+            else f"rate limit raised to {int(limit):,} bookings per user and window for the bench"
+        )
         server.start()
         try:
             warmup = [r for s in SCENARIOS if s.name == "get-slot" for r in s.build(ctx, 16)]
@@ -621,6 +689,9 @@ def main() -> int:
             server.stop()
     fixture.reset(conn)
 
+    log("timing the rate limiter and the metrics in-process (bench/limiter_cost.py)")
+    report["limiter_metrics_cost"] = run_limiter_cost()
+
     if settings.pgbench and pgbench_binary():
         for connections in settings.connections:
             log(f"pgbench booking transaction at {connections} clients")
@@ -646,6 +717,11 @@ def main() -> int:
 
     path = write_report(settings, report)
     sys.stdout.write("\n" + text_table(table_rows(report)) + "\n\n")
+    sys.stdout.write(
+        f"The bench servers raise BOOKING_RATE_LIMIT to {BENCH_RATE_LIMIT:,} (book-spread-bare: "
+        "off), so no booking scenario is throttled.\n"
+    )
+    sys.stdout.write("".join(f"{line}\n" for line in overhead_lines(report)))
     if report["problems"]:
         sys.stdout.write("PROBLEMS:\n" + "\n".join(f"  {p}" for p in report["problems"]) + "\n")
     sys.stdout.write(f"Written {path} and {path.with_suffix('.json')}\n")

@@ -154,6 +154,16 @@ SCENARIOS: list[Scenario] = [
         writes=True,
         check=check_book_spread,
     ),
+    # The per-request cost of the rate limiter and the metrics: book-spread again on a server
+    # with both turned off (the main server has both on, with a limit no scenario reaches).
+    Scenario(
+        "book-spread-bare",
+        "book-spread with BOOKING_RATE_LIMIT=0 and METRICS_ENABLED=false: no limiter, no metrics",
+        build_book_spread,
+        writes=True,
+        server_env={"BOOKING_RATE_LIMIT": "0", "METRICS_ENABLED": "false"},
+        check=check_book_spread,
+    ),
     Scenario(
         "book-hot",
         "POST /api/bookings: every connection books the same slot (one 201, then the 409 "

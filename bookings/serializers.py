@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
+from analytics.serializers import AnalyticsQuery
 from bookings.models import BookingStatus
 from core.api.fields import EnumField, InstantField, StringField, UuidField
 from slots.models import SlotStatus
@@ -75,3 +78,17 @@ class BookingEventOut(serializers.Serializer):
     reason = serializers.CharField(allow_null=True)
     requestId = serializers.CharField(source="request_id", allow_null=True)
     idempotencyKey = serializers.CharField(source="idempotency_key", allow_null=True)
+
+
+class BookingExportQuery(AnalyticsQuery):
+    """The days exactly as GET /api/admin/analytics reads them, plus two filters."""
+
+    status = EnumField(BookingStatus.values, required=False)
+    hostId = UuidField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **super().validate(attrs),
+            "status": attrs.get("status"),
+            "host_id": attrs.get("hostId"),
+        }

@@ -23,6 +23,7 @@ from bookings.errors import (
     QueueUnavailableError,
     SlotInPastError,
 )
+from bookings.instrumentation import BookingCreateLimits
 from bookings.selectors import booking_event_list, booking_get, booking_list_for_user
 from bookings.serializers import (
     BookingCancelIn,
@@ -35,7 +36,12 @@ from bookings.services import booking_cancel
 from core.api.fields import parse_uuid, query_dict, validate_input
 from core.api.schema import PAGE_PARAMETERS, errors, success
 from core.api.viewsets import ApiViewSet, PageQuery, listed, ok, paginate, request_id
-from core.errors import LockTimeoutError, NotOwnerError, ValidationFailedError
+from core.errors import (
+    LockTimeoutError,
+    NotOwnerError,
+    RateLimitedError,
+    ValidationFailedError,
+)
 from core.idempotency.records import (
     IDEMPOTENCY_ERRORS,
     IDEMPOTENCY_KEY_PARAMETER,
@@ -49,11 +55,19 @@ from slots.errors import SlotNotAvailableError, SlotNotFoundError
 
 NOT_BOOKING_VIEWER = "You can only view your own bookings"
 BOOKING_CANCELLED = SuccessRenderer(BookingOut, status=200)
+RATE_LIMIT_DESCRIPTION = (
+    "Limited per user: by default 10 requests per 60 seconds, every request counted, invalid "
+    "and replayed ones included. Every authenticated answer carries X-RateLimit-Limit, "
+    "X-RateLimit-Remaining and X-RateLimit-Reset (Unix seconds when the window ends); past the "
+    "limit the answer is 429 RATE_LIMITED with Retry-After, and nothing is run or recorded "
+    "under the Idempotency-Key."
+)
 
 
-class BookingViewSet(ApiViewSet):
+class BookingViewSet(BookingCreateLimits, ApiViewSet):  # rate limit right after authentication
     @extend_schema(
         summary="Book a slot",
+        description=RATE_LIMIT_DESCRIPTION,
         request=BookingCreateIn,
         parameters=[IDEMPOTENCY_KEY_PARAMETER],
         responses={
@@ -72,6 +86,7 @@ class BookingViewSet(ApiViewSet):
                 MaxActiveBookingsError,
                 HostAlreadyBookedError,
                 LockTimeoutError,
+                RateLimitedError,
                 body=True,
             ),
         },

@@ -248,3 +248,15 @@ class UserInactiveError(UnauthorizedError):
 class UserIdHeaderDisabledError(UnauthorizedError):
     reason = "USER_ID_HEADER_DISABLED"
     default_message = "The x-user-id header is not accepted by this server; use an API token"
+
+
+# Rate limiting -----------------------------------------------------------------------------------
+class RateLimitedError(DomainError):
+    """`n` is the seconds until the caller's window ends; it is sent as Retry-After too."""
+
+    http_status, code, reason = 429, "RATE_LIMIT_EXCEEDED", "RATE_LIMITED"
+    default_message = "Too many requests. Please try again in {n} seconds."
+
+    def __init__(self, message: str | None = None, *, details: Any = None, **params: Any) -> None:
+        super().__init__(message, details=details, **params)
+        self.headers = {"Retry-After": str(params["n"])} if "n" in params else {}

@@ -29,3 +29,16 @@ worker_class = "slotbooking.gunicorn_worker.EnvelopeSyncWorker"
 limit_request_line = SERVER_REQUEST_LINE
 limit_request_fields = SERVER_HEADER_FIELDS
 limit_request_field_size = SERVER_HEADER_FIELD_SIZE
+
+
+def on_starting(server: object) -> None:
+    # In the master, before any worker exists: samples of processes gone since the last run go.
+    from core.metrics.registry import metrics_dir_clean
+
+    metrics_dir_clean()
+
+
+def child_exit(server: object, worker: object) -> None:
+    from core.metrics.registry import metrics_process_dead
+
+    metrics_process_dead(worker.pid)  # type: ignore[attr-defined]

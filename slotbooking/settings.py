@@ -119,6 +119,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.metrics.registry.MetricsMiddleware",  # first: it times everything below it
     "core.api.middleware.RequestIdMiddleware",
     "core.api.http_limits.RequestLimitsMiddleware",  # 414/431 envelopes before any work
     "django.middleware.security.SecurityMiddleware",
@@ -315,6 +316,15 @@ CELERY_DB_REUSE_MAX = 1000  # workers keep their database connection between tas
 CELERY_BEAT_SCHEDULE = {
     "idempotency-prune": {"task": "bookings.idempotency_prune", "schedule": 3600.0},
 }
+
+# RATE LIMITING AND METRICS ----------------------------------------------------------------------
+# POST /api/bookings per user per fixed window, counted in Redis (REDIS_URL); 0 turns it off.
+BOOKING_RATE_LIMIT = int(env_number("BOOKING_RATE_LIMIT", default=10, low=0, high=10**9))
+BOOKING_RATE_LIMIT_WINDOW = int(
+    env_number("BOOKING_RATE_LIMIT_WINDOW", default=60, low=1, high=86400)
+)
+METRICS_ENABLED = env_bool("METRICS_ENABLED", default=True)
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")  # when set, /metrics wants it as a bearer
 
 # ANALYTICS --------------------------------------------------------------------------------------
 ANALYTICS_MAX_RANGE_DAYS = int(

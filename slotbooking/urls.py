@@ -12,6 +12,7 @@ from accounts.views import (
 )
 from analytics.dashboard import analytics_dashboard
 from analytics.views import AnalyticsViewSet
+from bookings.export_views import BookingExportViewSet
 from bookings.slot_views import HostSlotViewSet, SlotWithBookingDetailViewSet
 from bookings.views import BookingDetailViewSet, BookingHistoryViewSet, BookingViewSet
 from core.api.health import HealthViewSet
@@ -25,6 +26,7 @@ from core.api.views import (
     server_error,
 )
 from core.api.viewsets import api_route
+from core.metrics.views import metrics_view
 from slots.views import SlotBulkViewSet, SlotViewSet
 
 ID = r"(?P<{}>[^/]+)"
@@ -74,6 +76,9 @@ urlpatterns = [
         "booking-detail",
     ),
     api_route("admin/analytics", AnalyticsViewSet.as_view({"get": "retrieve"}), "analytics"),
+    api_route(
+        r"admin/bookings\.csv", BookingExportViewSet.as_view({"get": "retrieve"}), "bookings-csv"
+    ),
     # Documentation: served from static files, no external network access.
     re_path(r"^api/schema/?$", SchemaView.as_view(), name="schema"),
     re_path(r"^docs/json/?$", SchemaJsonView.as_view(), name="schema-json"),
@@ -81,6 +86,8 @@ urlpatterns = [
     # The analytics dashboard (SPEC §10.2): an admin page, staff only through admin_view.
     path("admin/analytics/", admin.site.admin_view(analytics_dashboard), name="admin-analytics"),
     path("admin/", admin.site.urls),
+    # Prometheus scrapes outside /api (its own token, METRICS_TOKEN).
+    re_path(r"^metrics/?$", metrics_view, name="metrics"),
     # Anything else: the JSON 404 envelope, whatever DEBUG says.
     re_path(r"^", endpoint_not_found),
 ]

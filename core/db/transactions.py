@@ -17,6 +17,7 @@ from core.errors import (
     LockTimeoutError,
     QueryTimeoutError,
 )
+from core.metrics.registry import LOCK_TIMEOUTS
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -129,5 +130,7 @@ def in_service_transaction(
             )
             if error is None:
                 raise
+            if isinstance(error, LockTimeoutError):
+                LOCK_TIMEOUTS.inc()
             raise error from exc
     raise AssertionError("unreachable")  # pragma: no cover

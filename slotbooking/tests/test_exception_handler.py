@@ -163,6 +163,13 @@ M4 = [
         None,
     ),
     ("ALREADY_BOOKED", 409, "CONFLICT", "You already have a booking for this slot", None),
+    (
+        "RATE_LIMITED",
+        429,
+        "RATE_LIMIT_EXCEEDED",
+        "Too many requests. Please try again in 5 seconds.",
+        "5",
+    ),
 ]
 # NOT_OWNER has one sentence per endpoint; the class is raised with the endpoint's own.
 NOT_OWNER_MESSAGES = [
