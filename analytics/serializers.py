@@ -9,15 +9,6 @@ from rest_framework import serializers
 from analytics.selectors import AnalyticsReport, json_number
 
 
-def query_for_range(params: dict[str, Any]) -> dict[str, Any]:
-    data = dict(params)
-    for snake, camel in (("start_date", "startDate"), ("end_date", "endDate")):
-        data.pop(camel, None)
-        if snake in data:
-            data[camel] = data.pop(snake)
-    return data
-
-
 class DayCountOut(serializers.Serializer):
     date = serializers.CharField()
     count = serializers.IntegerField()

@@ -8,8 +8,8 @@ from rest_framework.response import Response
 
 from accounts.auth import IsStaff
 from analytics.selectors import analytics_report
-from analytics.serializers import AnalyticsOut, analytics_data, query_for_range
-from core.api.day_range import DayRangeQuery
+from analytics.serializers import AnalyticsOut, analytics_data
+from core.api.day_range import DayRangeQuery, query_for_range
 from core.api.fields import query_dict, validate_input
 from core.api.schema import errors, success
 from core.api.viewsets import ApiViewSet, ok

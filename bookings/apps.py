@@ -11,3 +11,8 @@ class BookingsConfig(AppConfig):
 
         # Queued mode cannot book without its broker: /api/health then checks Redis too.
         register_probe("redis", queued_broker_probe)
+
+        from bookings.queue_metrics import BookingQueueCollector
+        from core.metrics.views import register_collector
+
+        register_collector(BookingQueueCollector())

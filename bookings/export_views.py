@@ -11,10 +11,10 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.request import Request
 
 from accounts.auth import IsStaff
-from analytics.serializers import query_for_range
 from bookings.export import booking_csv_stream
 from bookings.models import BookingStatus
 from bookings.serializers import BookingExportQuery
+from core.api.day_range import query_for_range
 from core.api.fields import query_dict, validate_input
 from core.api.schema import errors
 from core.api.viewsets import ApiViewSet

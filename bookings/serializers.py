@@ -6,8 +6,8 @@ from typing import Any
 
 from rest_framework import serializers
 
-from analytics.serializers import AnalyticsQuery
 from bookings.models import BookingStatus
+from core.api.day_range import DayRangeQuery
 from core.api.fields import EnumField, InstantField, StringField, UuidField
 from slots.models import SlotStatus
 from slots.serializers import DateRangeQuery
@@ -80,7 +80,7 @@ class BookingEventOut(serializers.Serializer):
     idempotencyKey = serializers.CharField(source="idempotency_key", allow_null=True)
 
 
-class BookingExportQuery(AnalyticsQuery):
+class BookingExportQuery(DayRangeQuery):
     """The days exactly as GET /api/admin/analytics reads them, plus two filters."""
 
     status = EnumField(BookingStatus.values, required=False)

@@ -50,3 +50,12 @@ class DayRangeQuery(serializers.Serializer):
         if is_date_only(raw):
             return parse_calendar_date(raw)
         return instant.astimezone(zoneinfo.ZoneInfo(zone)).date()
+
+
+def query_for_range(params: dict[str, Any]) -> dict[str, Any]:
+    data = dict(params)
+    for snake, camel in (("start_date", "startDate"), ("end_date", "endDate")):
+        data.pop(camel, None)
+        if snake in data:
+            data[camel] = data.pop(snake)
+    return data

@@ -18,8 +18,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from devserver import embedded
-
 logger = logging.getLogger(__name__)
 
 ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -28,7 +26,10 @@ ENV = "PROMETHEUS_MULTIPROC_DIR"
 def metrics_dir() -> Path:
     """Where this process and its siblings keep their samples."""
     configured = os.environ.get(ENV, "").strip()
-    return Path(configured) if configured else embedded.data_dir() / "prometheus"
+    if configured:
+        return Path(configured)
+    data_dir = os.environ.get("SLOTBOOKING_DATA_DIR") or Path(__file__).resolve().parents[2] / "var"
+    return Path(data_dir).resolve() / "prometheus"
 
 
 # Before the import: prometheus_client picks its multiprocess storage when it is imported.
