@@ -13,7 +13,7 @@ from prometheus_client import multiprocess
 
 from bookings.tasks import booking_create_task
 from bookings.tests.conftest import purge_booking_queues
-from slotbooking import metrics
+from core.metrics import registry as metrics
 from slotbooking.tests.concurrency import LocksHeld
 from slotbooking.tests.metrics import scrape, value
 from slots.locks import slot_lock

@@ -10,7 +10,8 @@ import uuid
 import pytest
 
 from accounts.tests.factories import UserFactory
-from bookings.models import Booking, IdempotencyRecord
+from bookings.models import Booking
+from core.idempotency.models import IdempotencyRecord
 from core.metrics.registry import metrics_registry
 from slotbooking.tests.concurrency import http_call
 from slotbooking.tests.envelopes import assert_error

@@ -11,7 +11,7 @@ import pytest
 from prometheus_client import multiprocess
 
 from bookings.models import Booking
-from slotbooking import metrics
+from core.metrics import registry as metrics
 from slotbooking.tests.concurrency import LocksHeld, http_call
 from slotbooking.tests.envelopes import assert_error
 from slotbooking.tests.metrics import parse_metrics, scrape, value
