@@ -597,7 +597,7 @@ def main() -> int:
             warmup = [r for s in SCENARIOS if s.name == "get-slot" for r in s.build(ctx, 16)]
             drive(settings, server, warmup[:2000], 16, workdir)  # connections open, code warm
             for scenario in scenarios:
-                for connections in settings.connections:
+                for connections in scenario.connections or settings.connections:
                     if scenario.writes:
                         fixture.reset(conn)
                     requests = scenario.build(ctx, connections)
