@@ -320,7 +320,7 @@ def run_pgbench(
     before = count_bookings(conn)
     for old in workdir.glob("pgbench_log*"):
         old.unlink()
-    duration = max(1, round(settings.duration), round(min_duration))
+    duration = max(1, round(settings.duration))
     command = [
         binary,
         "--no-vacuum",

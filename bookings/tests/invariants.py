@@ -55,7 +55,9 @@ def assert_booking_invariants() -> None:
            HAVING count(*) > coalesce(p.max_active_bookings_per_guest, 1)"""
     )
     # The host's per-guest limit: 1 (so two bookings breach it) unless the host's policy says more.
-    assert per_host == [], f"users with two active bookings on one host (or above its policy): {per_host}"
+    assert per_host == [], (
+        f"users with two active bookings on one host (or above its policy): {per_host}"
+    )
     overlaps = _rows(
         """SELECT a.id, b.id FROM slots a JOIN slots b ON a.host_id = b.host_id AND a.id < b.id
            WHERE a.status <> 'CANCELLED' AND b.status <> 'CANCELLED'
