@@ -112,6 +112,7 @@ class HostPolicyForm(ServiceModelForm):
         label="Active bookings per guest",
         help_text="How many upcoming bookings one guest may hold with this host.",
     )
+    host_id: Any = None  # the host whose page this is; set by HostPolicyInline.get_formset
     field_paths = {
         "minNoticeMinutes": "min_notice_minutes",
         "maxHorizonDays": "max_horizon_days",

@@ -48,9 +48,7 @@ def host_policy_default(*, host_id: UUID) -> HostPolicy:
         max_horizon_days=None,
         cancellation_cutoff_minutes=default_cancellation_cutoff_minutes(),
         max_active_bookings_per_guest=1,
-        created_at=None,
-        updated_at=None,
-    )
+    )  # created_at and updated_at stay None: never stored
 
 
 def host_policy_get(*, host_id: UUID) -> HostPolicy:

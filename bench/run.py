@@ -236,14 +236,21 @@ class Server:
 
 # LOAD -------------------------------------------------------------------------------------------
 def drive(
-    settings: Settings, server: Server, requests: list[Request], connections: int, workdir: Path
+    settings: Settings,
+    server: Server,
+    requests: list[Request],
+    connections: int,
+    workdir: Path,
+    *,
+    min_duration: float = 0,
 ) -> dict[str, Any]:
-    """Replay `requests` over `connections` keep-alive connections for BENCH_DURATION seconds."""
+    """Replay `requests` over `connections` keep-alive connections for BENCH_DURATION seconds
+    (at least `min_duration`)."""
     requests_file = workdir / "requests.tsv"
     requests_file.write_text("\n".join(r.line() for r in requests) + "\n")
     result_file = workdir / "result.json"
     result_file.unlink(missing_ok=True)
-    duration = max(1, round(settings.duration))
+    duration = max(1, round(settings.duration), round(min_duration))
     if settings.loadgen == "wrk":
         threads = 1 if connections == 1 else min(connections, 2)
         command = [
@@ -665,12 +672,19 @@ def main() -> int:
             warmup = [r for s in SCENARIOS if s.name == "get-slot" for r in s.build(ctx, 16)]
             drive(settings, server, warmup[:2000], 16, workdir)  # connections open, code warm
             for scenario in scenarios:
-                for connections in settings.connections:
+                for connections in scenario.connections or settings.connections:
                     if scenario.writes:
                         fixture.reset(conn)
                     requests = scenario.build(ctx, connections)
                     log(f"{scenario.name} at {connections} connections ({len(requests)} inputs)")
-                    result = drive(settings, server, requests, connections, workdir)
+                    result = drive(
+                        settings,
+                        server,
+                        requests,
+                        connections,
+                        workdir,
+                        min_duration=scenario.min_duration,
+                    )
                     result.update(scenario=scenario.name, connections=connections)
                     problem = scenario.check(result["statuses"]) if scenario.check else ""
                     if any(result["socket_errors"].values()):

@@ -47,6 +47,8 @@ class Scenario:
     writes: bool = False  # reset the benchmark's bookings before it, check invariants after
     server_env: dict[str, str] = field(default_factory=dict)
     check: Callable[[dict[str, int]], str] | None = None  # statuses -> problem ("" when fine)
+    connections: tuple[int, ...] = ()  # only these connection counts; () means BENCH_CONNECTIONS
+    min_duration: float = 0  # seconds: a run lasts at least this long, whatever BENCH_DURATION
 
 
 def _as_user(user_id: str) -> dict[str, str]:
@@ -75,7 +77,7 @@ def build_book_spread(ctx: Context, connections: int) -> list[Request]:
 def build_book_hot(ctx: Context, connections: int) -> list[Request]:
     row = ctx.conn.execute(
         """SELECT id::text, host_id::text FROM slots
-           WHERE status = 'AVAILABLE' AND start_time > now() + interval '1 day'
+           WHERE status = 'AVAILABLE' AND capacity = 1 AND start_time > now() + interval '1 day'
            ORDER BY random() LIMIT 1"""
     ).fetchone()
     if row is None:
@@ -89,6 +91,43 @@ def check_book_hot(statuses: dict[str, int]) -> str:
     others = {s: n for s, n in statuses.items() if s not in ("201", "409")}
     if statuses.get("201", 0) != 1 or others:
         return f"expected exactly one 201 and only 409s, got {statuses}"
+    return ""
+
+
+CAPACITY_SEATS = 500
+CAPACITY_GUESTS = 5_000
+
+
+def build_book_capacity(ctx: Context, connections: int) -> list[Request]:
+    # One group session of 500 places; the benchmark's own bookings are reset before each run,
+    # so the same slot is full again only through this run's requests. A free slot of capacity 1
+    # is given the places the first time (its status stays AVAILABLE: 0 < 500).
+    row = ctx.conn.execute(
+        "SELECT id::text, host_id::text FROM slots WHERE capacity = %s AND status = 'AVAILABLE' "
+        "AND booked_count = 0 AND start_time > now() + interval '1 day' LIMIT 1",
+        (CAPACITY_SEATS,),
+    ).fetchone()
+    if row is None:
+        row = ctx.conn.execute(
+            """UPDATE slots SET capacity = %s WHERE id = (
+                   SELECT id FROM slots WHERE status = 'AVAILABLE' AND booked_count = 0
+                     AND capacity = 1 AND start_time > now() + interval '1 day'
+                     AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.slot_id = slots.id)
+                   ORDER BY random() LIMIT 1)
+               RETURNING id::text, host_id::text""",
+            (CAPACITY_SEATS,),
+        ).fetchone()
+    if row is None:
+        raise SystemExit("book-capacity: no free slot left; run with BENCH_RESEED=1")
+    slot_id, host_id = row
+    guests = [u for u in random_users(ctx.conn, CAPACITY_GUESTS + 1, ctx.rng) if u != host_id]
+    return [_booking(user, slot_id) for user in guests[:CAPACITY_GUESTS]]
+
+
+def check_book_capacity(statuses: dict[str, int]) -> str:
+    others = {s: n for s, n in statuses.items() if s not in ("201", "409")}
+    if statuses.get("201", 0) != CAPACITY_SEATS or others:
+        return f"expected exactly {CAPACITY_SEATS} 201s and only 409s, got {statuses}"
     return ""
 
 
@@ -190,6 +229,18 @@ SCENARIOS: list[Scenario] = [
         writes=True,
         server_env={"BOOKING_MODE": "queued"},
         check=check_book_hot,
+    ),
+    Scenario(
+        "book-capacity",
+        f"POST /api/bookings: {CAPACITY_GUESTS:,} guests book one slot of {CAPACITY_SEATS} "
+        f"places at once (exactly {CAPACITY_SEATS} 201s, then 409s)",
+        build_book_capacity,
+        writes=True,
+        check=check_book_capacity,
+        # Every place must be taken within the run. The 500 bookings of one slot are decided one
+        # after the other under its row lock, so they need longer than the other scenarios' 10 s.
+        connections=(16,),
+        min_duration=90,
     ),
     Scenario(
         "get-slot",

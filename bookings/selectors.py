@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from django.contrib.postgres.expressions import ArraySubquery
@@ -51,19 +52,23 @@ def booking_event_list(*, booking_id: UUID) -> QuerySet[BookingEvent]:
     return BookingEvent.objects.filter(booking_id=booking_id).order_by("created_at", "id")
 
 
-def _confirmed_bookings(slot: OuterRef | object) -> QuerySet[Booking]:
-    """A slot's CONFIRMED bookings in creation order, as {bookingId, userId, userName}."""
-    return (
-        Booking.objects.filter(slot=slot, status=BookingStatus.CONFIRMED)
-        .order_by("created_at", "id")
-        .values(json=JSONObject(bookingId="id", userId="user_id", userName="user__name"))
+def _confirmed_bookings(slot: Any) -> QuerySet[Booking]:
+    """A slot's CONFIRMED bookings in creation order (`slot`: a slot id or an OuterRef)."""
+    return Booking.objects.filter(slot=slot, status=BookingStatus.CONFIRMED).order_by(
+        "created_at", "id"
     )
+
+
+def _booking_row() -> JSONObject:
+    """One confirmed booking as the host sees it: {bookingId, userId, userName}."""
+    return JSONObject(bookingId="id", userId="user_id", userName="user__name")
 
 
 def with_confirmed_booking(slots: QuerySet[Slot]) -> QuerySet[Slot]:
     """Annotate each slot with its CONFIRMED bookings (host views) as `confirmed_bookings`, in
     the same query: no N+1 on the host's list."""
-    return slots.annotate(confirmed_bookings=ArraySubquery(_confirmed_bookings(OuterRef("pk"))))
+    rows = _confirmed_bookings(OuterRef("pk")).values_list(_booking_row(), flat=True)
+    return slots.annotate(confirmed_bookings=ArraySubquery(rows))
 
 
 def slot_get_for_viewer(*, slot_id: UUID | None, viewer_id: UUID | None = None) -> Slot:
@@ -75,6 +80,6 @@ def slot_get_for_viewer(*, slot_id: UUID | None, viewer_id: UUID | None = None) 
     """
     slot = slot_get(slot_id=slot_id)
     if viewer_id is not None and slot.host_id == viewer_id:
-        rows = _confirmed_bookings(slot.pk).values_list("json", flat=True)
+        rows = _confirmed_bookings(slot.pk).values_list(_booking_row(), flat=True)
         slot.confirmed_bookings = list(rows)  # type: ignore[attr-defined]  # see docstring
     return slot

@@ -140,19 +140,22 @@ class ArrayField(ContractField):
     def __init__(self, *, child: serializers.Field, **kwargs: Any) -> None:
         self.child = child
         super().__init__(**kwargs)
-        self.child.bind(field_name="", parent=self)
+        # As DRF's ListField binds its child; the stub wants a serializer as parent.
+        self.child.bind(field_name="", parent=self)  # type: ignore[arg-type]
 
     def to_internal_value(self, data: Any) -> list[Any]:
         if not isinstance(data, list):
             self.fail_type(data)
-        values, errors = [], {}
+        values: list[Any] = []
+        errors: dict[int, Any] = {}
         for index, item in enumerate(data):
             try:
                 values.append(self.child.run_validation(item))
             except serializers.ValidationError as exc:
                 errors[index] = exc.detail
         if errors:
-            raise serializers.ValidationError(errors)
+            detail: Any = errors  # keyed by index, as DRF's ListField reports its items
+            raise serializers.ValidationError(detail)
         return values
 
 

@@ -45,7 +45,7 @@ def put_policy(api, host, body):
     return api.as_user(host).generic("PUT", "/api/users/me/policy", json.dumps(body))
 
 
-# The endpoints --------------------------------------------------------------------------------------
+# The endpoints ------------------------------------------------------------------------------------
 def test_12_2_a_host_without_a_policy_reads_the_defaults(api, host):
     response = api.as_user(host).get("/api/users/me/policy")
 
@@ -278,7 +278,7 @@ def test_12_2_a_changed_policy_applies_to_the_next_booking(api, guest, host):
     assert book(api, guest, slot).status_code == 201
 
 
-# Cancellation cutoff --------------------------------------------------------------------------------
+# Cancellation cutoff ------------------------------------------------------------------------------
 def cancel(api, user, booking):
     return api.as_user(user).delete(f"/api/bookings/{booking.pk}")
 
@@ -345,7 +345,7 @@ def test_12_2_with_cutoff_zero_a_guest_cancels_until_the_start_but_not_after(api
     assert Booking.objects.get(pk=started.pk).status == BookingStatus.CONFIRMED
 
 
-# Admin ----------------------------------------------------------------------------------------------
+# Admin --------------------------------------------------------------------------------------------
 def user_change_form(user, **policy: object) -> dict[str, object]:
     form: dict[str, object] = {
         "email": user.email,

@@ -123,9 +123,9 @@ def test_14_control_without_locks_the_database_stops_the_capacity_race(settings)
     assert_overlapped(attempts)
     assert len(succeeded(attempts)) == capacity
     assert all(isinstance(error, SlotNotAvailableError) for error in failed(attempts))
-    refused = [e for e in failed(attempts) if isinstance(e.__cause__, IntegrityError)]
+    refused = [e.__cause__ for e in failed(attempts) if isinstance(e.__cause__, IntegrityError)]
     assert refused, "every loser was stopped by Python: the race never reached the database"
-    assert {constraint_name(e.__cause__) for e in refused} <= CAPACITY_CONSTRAINTS
+    assert {constraint_name(cause) for cause in refused} <= CAPACITY_CONSTRAINTS
     slot.refresh_from_db()
     assert (slot.status, slot.booked_count) == (SlotStatus.BOOKED, capacity)
     assert confirmed(slot=slot) == capacity

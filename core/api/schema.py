@@ -177,7 +177,7 @@ def _example(error_class: type[DomainError]) -> OpenApiExample:
     payload: dict[str, Any] = {
         "code": error_class.code,
         "reason": error_class.reason,
-        "message": error_class.default_message.replace("{n}", "5"),
+        "message": error_class.default_message.replace("{n}", "5").replace("{d}", "2 hour(s)"),
     }
     if error_class is ValidationFailedError:
         payload["details"] = [{"path": "startTime", "message": "Invalid date"}]

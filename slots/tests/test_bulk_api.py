@@ -55,7 +55,7 @@ def week_rule(**overrides: object) -> dict[str, object]:
     }
 
 
-# Lists of slots ------------------------------------------------------------------------------------
+# Lists of slots -----------------------------------------------------------------------------------
 def test_12_6_a_list_of_slots_is_created_at_once_with_capacities(api, host):
     body = {"slots": [at(24), at(26, capacity=8)]}
 
@@ -137,7 +137,7 @@ def test_12_6_a_guest_cannot_create_slots_in_bulk(api, guest):
     assert not Slot.objects.exists()
 
 
-# Weekly rules --------------------------------------------------------------------------------------
+# Weekly rules -------------------------------------------------------------------------------------
 def test_12_6_a_rule_creates_every_weekday_and_time_in_its_zone(api, host):
     response = post(api, host, {"rule": week_rule(timeZone="Asia/Tokyo", capacity=4)})
 
@@ -253,7 +253,7 @@ def test_12_6_a_rule_of_more_than_500_slots_is_refused(api, host):
     assert_invalid(response, [{"path": "rule", "message": "Rule produces more than 500 slots"}])
 
 
-# Conflicts, dry runs, idempotency --------------------------------------------------------------------
+# Conflicts, dry runs, idempotency -----------------------------------------------------------------
 def test_12_6_an_overlap_fails_the_whole_request_with_the_conflicts(api, host):
     existing = SlotFactory.create(host=host)
     clash = {

@@ -38,7 +38,7 @@ def book(api, user, slot):
     return api.as_user(user).post_json("/api/bookings", {"slotId": str(slot.pk)})
 
 
-# POST /api/slots with capacity ---------------------------------------------------------------------
+# POST /api/slots with capacity --------------------------------------------------------------------
 def test_12_1_a_slot_is_created_with_its_capacity_and_all_places_remaining(api, host):
     response = api.as_user(host).post_json("/api/slots", slot_body(12))
 
@@ -140,7 +140,7 @@ def test_12_1_a_guest_may_book_a_slot_again_after_cancelling_their_place(api, gu
     assert book(api, guest, slot).status_code == 201
 
 
-# Representations ------------------------------------------------------------------------------------
+# Representations ----------------------------------------------------------------------------------
 def test_12_1_remaining_is_zero_unless_available_and_ignores_the_time(api, guest, host):
     cancelled = SlotFactory.create(host=host, capacity=4)
     Slot.objects.filter(pk=cancelled.pk).update(status=SlotStatus.CANCELLED)
@@ -280,7 +280,8 @@ def test_2_4_the_trigger_is_declared_on_the_booking_model():
     assert BOOKINGS_SYNC_SLOT in Booking._meta.triggers  # type: ignore[attr-defined]
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'bookings'::regclass AND NOT tgisinternal"
+            "SELECT count(*) FROM pg_trigger "
+            "WHERE tgrelid = 'bookings'::regclass AND NOT tgisinternal"
         )
         (count,) = cursor.fetchone()
     assert count == 1, "exactly one booking trigger: the declared one, not a leftover copy"
