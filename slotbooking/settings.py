@@ -17,7 +17,9 @@ django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
-env.read_env(BASE_DIR / ".env")  # optional; variables already in the environment win
+# Optional; variables already in the environment win. A `# comment` after a value is dropped,
+# so a line of .env.example copied with its comment still parses.
+env.read_env(BASE_DIR / ".env", parse_comments=True)
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
