@@ -171,6 +171,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"  # the server's own zone never affects a result (SPEC §1.6)
 USE_I18N = False
 USE_TZ = True
+# The admin shows dates as 2026-12-02 09:00 UTC (slotbooking/formats/en/formats.py).
+FORMAT_MODULE_PATH = "slotbooking.formats"
 
 # STATIC FILES ---------------------------------------------------------------------------------
 STATIC_URL = "/static/"

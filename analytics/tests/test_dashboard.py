@@ -93,8 +93,8 @@ def test_bar_chart_escapes_labels_and_scales_to_the_peak():
     svg = bar_chart([("<script>", 2), ("b", 4)], title="t", chart_id="c", height=168)
     assert "<script>" not in svg
     assert "&lt;script&gt;" in svg
-    assert 'height="100.0"' in svg  # the peak fills the plot (168 - 20 - 48)
-    assert 'height="50.0"' in svg
+    assert 'height="84.0"' in svg  # the peak fills the plot (168 - 20 - 64)
+    assert 'height="42.0"' in svg
 
 
 # The real browser ---------------------------------------------------------------------------------
