@@ -95,7 +95,7 @@ chromium:  ## install chromium and chromedriver from the OS packages when missin
 
 screenshots: db chromium  ## PNGs of the dashboard and changelists into docs/screenshots/
 	SLOTBOOKING_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(VENV)/bin/pytest -q \
-		analytics/tests/test_dashboard.py -k headless_chromium
+		analytics/tests/test_dashboard.py slotbooking/tests/test_admin_look.py -k headless_chromium
 
 # make bench (bench/README.md): bench/run.py reads the BENCH_* knobs from the environment.
 # wrk is the load generator (C, event loop: a few % of a core at 5k req/s, so it never hides

@@ -113,7 +113,7 @@ def slot_link(booking: Booking) -> str:
     slot = booking.slot
     zone = slot.host.timezone
     return format_html(
-        '<a href="{}">{} – {}</a>',
+        '<a href="{}">{} to {}</a>',
         reverse("admin:slots_slot_change", args=[slot.pk]),
         local_time(slot.start_time, zone),
         local_time(slot.end_time, zone).split(" ", 1)[1],
@@ -173,7 +173,8 @@ class BookingAdmin(HistoryAdmin):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        booking = Booking.objects.filter(pk=parse_uuid(object_id)).first()
+        booking_id = parse_uuid(object_id)
+        booking = Booking.objects.filter(pk=booking_id).first() if booking_id else None
         can_cancel = (
             booking is not None
             and booking.status == BookingStatus.CONFIRMED

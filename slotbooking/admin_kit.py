@@ -21,7 +21,6 @@ from django.http import HttpRequest, HttpResponse
 from slotbooking.errors import DomainError
 from slotbooking.fields import parse_uuid
 
-
 # The start of a uuid as the lists show it: at least 4 hex digits, dashes where a uuid has them.
 ID_PREFIX = re.compile(r"[0-9a-f]{4,8}(-[0-9a-f]{0,4}){0,3}(-[0-9a-f]{0,12})?")
 
@@ -144,7 +143,9 @@ class ServiceAdmin(admin.ModelAdmin[Any]):
             # The lists show ids by their first 8 characters: those find the row too.
             match = Q()
             for name in self.uuid_search_fields:
-                match |= Q(**{f"{name}__startswith": prefix})
+                field = queryset.model._meta.get_field(name)
+                lookup = f"{field.name}__pk" if field.is_relation else name
+                match |= Q(**{f"{lookup}__startswith": prefix})
             return found | queryset.filter(match), may_have_duplicates
         return found, may_have_duplicates
 

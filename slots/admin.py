@@ -219,7 +219,7 @@ class BulkCreateForm(forms.Form):
 
 @admin.register(Slot)
 class SlotAdmin(HistoryAdmin):
-    list_display = ("short_id", "host", "start", "end", "status", "capacity", "booked_count")
+    list_display = ("short_id", "host_name", "start", "end", "status", "capacity", "booked_count")
     list_select_related = ("host",)
     list_filter = (
         "status",
@@ -257,9 +257,15 @@ class SlotAdmin(HistoryAdmin):
     def start(self, slot: Slot) -> str:
         return local_time(slot.start_time, slot.host.timezone)
 
-    @admin.display(description="end (host's zone)", ordering="end_time")
+    @admin.display(description="end", ordering="end_time")
     def end(self, slot: Slot) -> str:
-        return local_time(slot.end_time, slot.host.timezone)
+        end = local_time(slot.end_time, slot.host.timezone)
+        start = local_time(slot.start_time, slot.host.timezone)
+        return end.split(" ", 1)[1] if end[:10] == start[:10] else end  # same day: time only
+
+    @admin.display(description="host", ordering="host__name")
+    def host_name(self, slot: Slot) -> str:
+        return slot.host.name
 
     @admin.action(description="Cancel/delete selected slots")
     def cancel_or_delete(self, request: HttpRequest, queryset: QuerySet[Slot]) -> None:

@@ -60,7 +60,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--rotate-tokens",
             action="store_true",
-            help="issue new API tokens for the demo users (the old ones stop working) and print them",
+            help="issue new API tokens for the demo users (the old ones stop working), print them",
         )
         parser.add_argument(
             "--bookings",
