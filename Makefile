@@ -34,7 +34,10 @@ db: venv  ## start the embedded PostgreSQL unless DATABASE_URL is set
 	else echo "Using DATABASE_URL"; fi
 
 db-stop: venv  ## stop the embedded PostgreSQL (its data is kept)
-	@$(PY) -m devserver.embedded postgres stop
+	@if [ "$$($(PY) -m devserver.embedded postgres status 2>/dev/null)" = running ]; then \
+		$(PY) -m devserver.embedded postgres stop && \
+		echo "Embedded PostgreSQL stopped (data kept in $$SLOTBOOKING_DATA_DIR/postgres)"; \
+	else echo "Embedded PostgreSQL was not running (data in $$SLOTBOOKING_DATA_DIR/postgres)"; fi
 
 redis: venv  ## start the embedded Redis unless REDIS_URL is set (installs redis-server if missing)
 	@if [ -z "$$REDIS_URL" ]; then \
@@ -55,15 +58,18 @@ migrate: db  ## apply the migrations
 static: venv
 	@$(MANAGE) collectstatic --noinput -v 0
 
-seed: migrate  ## load the demo data (idempotent) and print the demo users' tokens
+seed: migrate  ## load the demo data (idempotent) and print the demo users' tokens (stable)
 	@$(MANAGE) seed_demo --tokens
+
+# The staff login that `make run` suggests, as one command to copy (tests run it as printed).
+ADMIN_HINT = ADMIN_PASSWORD='choose-a-password' $(MANAGE) create_staff --email you@example.com --name You --superuser --password-from-env ADMIN_PASSWORD
 
 run: migrate static redis  ## serve the API and admin on PORT (Redis: rate limits); BOOKING_MODE=queued adds the workers
 	@$(MANAGE) seed_demo --tokens
 	@echo
 	@echo "API:     http://$(HOST):$(PORT)/api"
 	@echo "Docs:    http://$(HOST):$(PORT)/docs"
-	@echo "Admin:   http://$(HOST):$(PORT)/admin/  (create a login: $(MANAGE) create_staff --email you@example.com --name You --superuser --password-from-env ADMIN_PASSWORD)"
+	@echo "Admin:   http://$(HOST):$(PORT)/admin/  (a login, in another shell: $(ADMIN_HINT))"
 	@echo "Stop with Ctrl-C; the embedded database keeps running for the next run (make db-stop)."
 	@echo
 	@# Queued mode: the booking workers run beside gunicorn and stop with it (SPEC §11.2).
@@ -87,7 +93,7 @@ chromium:  ## install chromium and chromedriver from the OS packages when missin
 
 screenshots: db chromium  ## PNGs of the dashboard and changelists into docs/screenshots/
 	SLOTBOOKING_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(VENV)/bin/pytest -q \
-		analytics/tests/test_dashboard.py -k headless_chromium
+		analytics/tests/test_dashboard.py slotbooking/tests/test_admin_look.py -k headless_chromium
 
 # make bench (bench/README.md): bench/run.py reads the BENCH_* knobs from the environment.
 # wrk is the load generator (C, event loop: a few % of a core at 5k req/s, so it never hides

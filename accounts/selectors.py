@@ -8,7 +8,8 @@ from django.db.models import QuerySet, Value
 from django.db.models.functions import Lower
 
 from accounts.errors import UserNotFoundError
-from accounts.models import User
+from accounts.models import ApiToken, User
+from accounts.tokens import token_hash
 
 
 def user_get(*, user_id: UUID | None) -> User:
@@ -36,3 +37,8 @@ def user_filter_by_email(*, email: str) -> QuerySet[User]:
 def user_list() -> QuerySet[User]:
     """Every user, newest first, `id` as tiebreak (SPEC §3.2.2)."""
     return User.objects.order_by("-created_at", "-id")
+
+
+def api_token_is_current(*, user_id: UUID, token: str) -> bool:
+    """Whether `token` is the user's API token now (it has not been rotated since)."""
+    return ApiToken.objects.filter(user_id=user_id, token_hash=token_hash(token)).exists()

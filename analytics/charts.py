@@ -10,6 +10,26 @@ from django.utils.safestring import SafeString
 
 BAR_COLOUR = "#417690"  # the admin's own blue
 GAUGE_BACKGROUND = "#e6eef2"
+GRID_COLOUR = "#e5e5e5"
+LABEL_MAX = 14
+
+
+def axis_ticks(peak: int) -> list[int]:
+    """0 up to a round number at or above `peak`, in 1-2-5 steps: at most six ticks."""
+    if peak <= 0:
+        return [0, 1]
+    magnitude = 1
+    while True:
+        for factor in (1, 2, 5):
+            tick = factor * magnitude
+            if peak / tick <= 5:
+                top = -(-peak // tick) * tick
+                return list(range(0, top + 1, tick))
+        magnitude *= 10
+
+
+def short(label: str) -> str:
+    return label if len(label) <= LABEL_MAX else label[: LABEL_MAX - 1] + "…"
 
 
 def bar_chart(
@@ -33,9 +53,11 @@ def bar_chart(
             width,
             title,
         )
-    top, bottom, left = 20, 48, 36
+    # The left margin holds the y-axis numbers and the overhang of the first rotated x label.
+    top, bottom, left = 20, 64, 64
     plot_height = height - top - bottom
-    peak = max(value for _, value in items) or 1
+    ticks = axis_ticks(max(value for _, value in items))
+    peak = ticks[-1] or 1
     step = (width - left) / len(items)
     bar_width = max(2.0, step * 0.7)
     bars = []
@@ -62,33 +84,40 @@ def bar_chart(
         'data-label="{}" data-value="{}"><title>{}: {}</title></rect>',
         bars,
     )
-    # Labels: all of them when they fit, else about ten, so dates stay readable.
+    # Labels: all of them when they fit, else about ten, so dates stay readable; long ones
+    # (host names) are shortened, the bar's tooltip has them whole.
     every = max(1, len(items) // 10)
     labels = format_html_join(
         "",
-        '<text x="{}" y="{}" font-size="11" text-anchor="end" '
+        '<text class="x-label" x="{}" y="{}" font-size="11" text-anchor="end" '
         'transform="rotate(-35 {} {})">{}</text>',
         (
-            (f"{x:.1f}", height - bottom + 14, f"{x:.1f}", height - bottom + 14, label)
+            (f"{x:.1f}", height - bottom + 14, f"{x:.1f}", height - bottom + 14, short(label))
             for index, (label, _) in enumerate(items)
             if index % every == 0
             for x in [left + index * step + step / 2]
         ),
     )
-    axis = format_html(
-        '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#999"/>'
-        '<text x="{}" y="{}" font-size="11" text-anchor="end">{}</text>'
-        '<text x="{}" y="{}" font-size="11" text-anchor="end">0</text>',
-        left,
-        top + plot_height,
-        width,
-        top + plot_height,
-        left - 4,
-        top + 10,
-        peak,
-        left - 4,
-        top + plot_height,
+    grid = format_html_join(
+        "",
+        '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}"/>'
+        '<text class="y-tick" x="{}" y="{}" font-size="11" text-anchor="end">{}</text>',
+        (
+            (
+                left,
+                f"{y:.1f}",
+                width,
+                f"{y:.1f}",
+                "#999" if tick == 0 else GRID_COLOUR,
+                left - 6,
+                f"{y + 4:.1f}",
+                tick,
+            )
+            for tick in ticks
+            for y in [top + plot_height - plot_height * tick / peak]
+        ),
     )
+    axis = grid
     return format_html(
         '<svg id="{}" class="chart" role="img" width="{}" height="{}" viewBox="0 0 {} {}" '
         'xmlns="http://www.w3.org/2000/svg"><title>{}</title>{}{}{}</svg>',

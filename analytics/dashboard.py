@@ -36,6 +36,15 @@ def default_range(today: date) -> dict[str, str]:
     }
 
 
+def every_day(data: dict[str, Any]) -> list[tuple[str, int]]:
+    """(date, bookings) for each day of the range, 0 where the API lists none, so gaps show."""
+    counts = {day["date"]: day["count"] for day in data["bookingsPerDay"]}
+    first = date.fromisoformat(data["range"]["startDate"])
+    last = date.fromisoformat(data["range"]["endDate"])
+    days = (first + timedelta(days=n) for n in range((last - first).days + 1))
+    return [(day.isoformat(), counts.get(day.isoformat(), 0)) for day in days]
+
+
 def analytics_dashboard(request: HttpRequest) -> HttpResponse:
     """GET /admin/analytics/: staff only (wrapped in admin_site.admin_view by the URLconf)."""
     params = request.GET if "start_date" in request.GET else default_range(datetime.now(UTC).date())
@@ -63,9 +72,10 @@ def analytics_dashboard(request: HttpRequest) -> HttpResponse:
         "data": data,
     }
     if data is not None:
-        per_day = [(d["date"], d["count"]) for d in data["bookingsPerDay"]]
+        per_day = every_day(data)
         hosts = [(h["hostName"], h["bookingCount"]) for h in data["topHosts"]]
         context.update(
+            per_day=per_day,
             per_day_chart=bar_chart(
                 per_day, title="Bookings created per day", chart_id="chart-per-day"
             ),

@@ -9,15 +9,24 @@ from django.contrib import admin, messages
 from django.contrib.admin import DateFieldListFilter
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import QuerySet
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
 
 from accounts.models import Role, User
 from bookings.audit import REASON_MAX_LENGTH
 from bookings.export import booking_csv_lines
-from bookings.models import Booking, BookingEvent
+from bookings.models import Booking, BookingEvent, BookingStatus
 from bookings.services import booking_cancel, booking_create
-from core.admin.kit import HistoryAdmin, ReadOnlyAdmin, ReadOnlyInline, ServiceModelForm
+from core.admin.kit import (
+    HistoryAdmin,
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+    ServiceModelForm,
+    SourceFilter,
+    source_label,
+)
 from core.api.fields import parse_uuid
 from core.audit import EventSource
 from core.db.instants import now_ms
@@ -82,7 +91,7 @@ class BookingEventInline(ReadOnlyInline):
     fields = (
         "created_at",
         "action",
-        "source",
+        "event_source",
         "actor",
         "old_status",
         "new_status",
@@ -95,19 +104,38 @@ class BookingEventInline(ReadOnlyInline):
     def get_queryset(self, request: HttpRequest) -> QuerySet[BookingEvent]:
         return super().get_queryset(request).select_related("actor").order_by("created_at", "id")
 
+    @admin.display(description="source")
+    def event_source(self, event: BookingEvent) -> str:
+        return source_label(event.source)
+
+
+def slot_link(booking: Booking) -> str:
+    """The booking's slot, in its host's zone, linked to the slot's page."""
+    from slots.admin import local_time  # slots.admin imports this app's models: import late
+
+    slot = booking.slot
+    zone = slot.host.timezone
+    return format_html(
+        '<a href="{}">{} to {}</a>',
+        reverse("admin:slots_slot_change", args=[slot.pk]),
+        local_time(slot.start_time, zone),
+        local_time(slot.end_time, zone).split(" ", 1)[1],
+    )
+
 
 @admin.register(Booking)
 class BookingAdmin(HistoryAdmin):
     list_display = (
         "short_id",
-        "user",
+        "guest",
         "host",
-        "slot_start",
+        "slot_time",
         "status",
         "created_at",
         "cancelled_at",
     )
     list_select_related = ("user", "slot__host")
+    change_form_template = "admin/bookings/booking/change_form.html"
     list_filter = ("status", ("created_at", DateFieldListFilter), HostFilter)
     date_hierarchy = "created_at"
     search_fields = ("user__email", "user__name")
@@ -126,22 +154,51 @@ class BookingAdmin(HistoryAdmin):
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
             return ["user", "slot"]
-        return ["id", "user", "slot", "status", "created_at", "cancelled_at", "updated_at"]
+        return ["id", "user", "slot_time", "status", "created_at", "cancelled_at", "updated_at"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         if obj is None:
             return ()
-        return ("id", "user", "slot", "status", "created_at", "cancelled_at", "updated_at")
+        return ("id", "user", "slot_time", "status", "created_at", "cancelled_at", "updated_at")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A saved booking changes only by being cancelled (the Cancel button, the action): its
+        # page is a read-only view, without Save buttons.
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_cancel_permission(self, request: HttpRequest) -> bool:
+        return super().has_change_permission(request)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        booking_id = parse_uuid(object_id)
+        booking = Booking.objects.filter(pk=booking_id).first() if booking_id else None
+        can_cancel = (
+            booking is not None
+            and booking.status == BookingStatus.CONFIRMED
+            and self.has_cancel_permission(request)
+        )
+        context = {**(extra_context or {}), "can_cancel": can_cancel}
+        return super().change_view(request, object_id, form_url, context)
+
+    @admin.display(description="guest", ordering="user__name")
+    def guest(self, booking: Booking) -> str:
+        return booking.user.name
 
     @admin.display(description="host", ordering="slot__host__name")
-    def host(self, booking: Booking) -> User:
-        return booking.slot.host
+    def host(self, booking: Booking) -> str:
+        return booking.slot.host.name
 
-    @admin.display(description="slot start (UTC)", ordering="slot__start_time")
-    def slot_start(self, booking: Booking) -> Any:
-        return booking.slot.start_time
+    @admin.display(description="slot (host's zone)", ordering="slot__start_time")
+    def slot_time(self, booking: Booking) -> str:
+        return slot_link(booking)
 
-    @admin.action(description="Cancel with reason…")
+    @admin.action(description="Cancel with reason…", permissions=["cancel"])
     def cancel_with_reason(
         self, request: HttpRequest, queryset: QuerySet[Booking]
     ) -> TemplateResponse | None:
@@ -192,30 +249,50 @@ class BookingAdmin(HistoryAdmin):
 class BookingEventAdmin(ReadOnlyAdmin):
     list_display = (
         "created_at",
-        "booking_id",
+        "booking_link",
         "action",
-        "source",
+        "event_source",
         "actor",
         "old_status",
         "new_status",
         "reason",
     )
     list_select_related = ("actor",)
-    list_filter = ("action", "source", ("created_at", DateFieldListFilter))
+    list_filter = ("action", SourceFilter, ("created_at", DateFieldListFilter))
     date_hierarchy = "created_at"
     search_fields = ("actor__email",)
     uuid_search_fields = ("booking_id",)
     ordering = ("-created_at", "-id")
 
+    @admin.display(description="source", ordering="source")
+    def event_source(self, event: BookingEvent) -> str:
+        return source_label(event.source)
+
+    @admin.display(description="booking", ordering="booking_id")
+    def booking_link(self, event: BookingEvent) -> str:
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:bookings_booking_change", args=[event.booking_id]),
+            str(event.booking_id)[:8],
+        )
+
 
 class BookingInline(ReadOnlyInline):
     model = Booking
-    fields = ("id", "user", "status", "created_at", "cancelled_at")
+    fields = ("booking", "user", "status", "created_at", "cancelled_at")
     readonly_fields = fields
     verbose_name_plural = "bookings (read-only)"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Booking]:
         return super().get_queryset(request).select_related("user").order_by("created_at")
+
+    @admin.display(description="booking")
+    def booking(self, booking: Booking) -> str:
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:bookings_booking_change", args=[booking.pk]),
+            str(booking.pk)[:8],
+        )
 
 
 class SlotWithBookingsAdmin(SlotAdmin):

@@ -15,7 +15,9 @@ django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
-env.read_env(BASE_DIR / ".env")  # optional; variables already in the environment win
+# Optional; variables already in the environment win. A `# comment` after a value is dropped,
+# so a line of .env.example copied with its comment still parses.
+env.read_env(BASE_DIR / ".env", parse_comments=True)
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
@@ -184,6 +186,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"  # the server's own zone never affects a result (SPEC §1.6)
 USE_I18N = False
 USE_TZ = True
+# The admin shows dates as 2026-12-02 09:00 UTC (slotbooking/formats/en/formats.py).
+FORMAT_MODULE_PATH = "slotbooking.formats"
 
 # STATIC FILES ---------------------------------------------------------------------------------
 STATIC_URL = "/static/"

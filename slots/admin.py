@@ -10,10 +10,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import DateFieldListFilter, RelatedOnlyFieldListFilter
 from django.contrib.admin.options import InlineModelAdmin
+from django.contrib.admin.widgets import AdminDateWidget
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
 
 from accounts.models import Role, User
 from core.admin.kit import (
@@ -21,12 +23,14 @@ from core.admin.kit import (
     ReadOnlyAdmin,
     ReadOnlyInline,
     ServiceModelForm,
+    SourceFilter,
     error_text,
+    source_label,
 )
 from core.api.fields import parse_time_zone
 from core.audit import EventSource
 from core.errors import DomainError
-from slots.models import Slot, SlotEvent
+from slots.models import Slot, SlotEvent, SlotStatus
 from slots.services import (
     WEEKDAYS,
     SlotBulkResult,
@@ -99,7 +103,7 @@ class SlotEventInline(ReadOnlyInline):
     fields = (
         "created_at",
         "action",
-        "source",
+        "event_source",
         "actor",
         "old_status",
         "new_status",
@@ -114,6 +118,10 @@ class SlotEventInline(ReadOnlyInline):
     def get_queryset(self, request: HttpRequest) -> QuerySet[SlotEvent]:
         return super().get_queryset(request).select_related("actor").order_by("created_at")
 
+    @admin.display(description="source")
+    def event_source(self, event: SlotEvent) -> str:
+        return source_label(event.source)
+
 
 WEEKDAY_CHOICES = [(day, day.title()) for day in WEEKDAYS]
 
@@ -121,14 +129,38 @@ WEEKDAY_CHOICES = [(day, day.title()) for day in WEEKDAYS]
 class BulkCreateForm(forms.Form):
     """The fields of a SPEC §12.6 rule; validation of the rule itself is the service's."""
 
-    host = forms.ModelChoiceField(queryset=User.objects.none())
-    start_date = forms.DateField(help_text="YYYY-MM-DD")
-    end_date = forms.DateField(help_text="YYYY-MM-DD")
-    weekdays = forms.MultipleChoiceField(
-        choices=WEEKDAY_CHOICES, widget=forms.CheckboxSelectMultiple
+    host = forms.ModelChoiceField(
+        queryset=User.objects.none(), error_messages={"required": "Choose the host."}
     )
-    times = forms.CharField(help_text="local start times, comma separated: 09:00,14:00")
-    duration_minutes = forms.IntegerField(min_value=5, max_value=1440, initial=60)
+    start_date = forms.DateField(
+        widget=AdminDateWidget,
+        label="First day",
+        help_text="YYYY-MM-DD, a day in the zone below",
+        error_messages={"required": "Enter the first day.", "invalid": "Enter a date: YYYY-MM-DD."},
+    )
+    end_date = forms.DateField(
+        widget=AdminDateWidget,
+        label="Last day",
+        help_text="YYYY-MM-DD, included",
+        error_messages={"required": "Enter the last day.", "invalid": "Enter a date: YYYY-MM-DD."},
+    )
+    weekdays = forms.MultipleChoiceField(
+        choices=WEEKDAY_CHOICES,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Tick at least one weekday."},
+    )
+    times = forms.CharField(
+        label="Start times",
+        help_text="local start times, comma separated: 09:00,14:00",
+        error_messages={"required": "Enter at least one start time, e.g. 09:00."},
+    )
+    duration_minutes = forms.IntegerField(
+        min_value=5,
+        max_value=1440,
+        initial=60,
+        help_text="5 to 1440",
+        error_messages={"required": "Enter the length of a slot in minutes."},
+    )
     time_zone = forms.CharField(required=False, help_text="IANA zone; empty: the host's zone")
     capacity = forms.IntegerField(min_value=1, max_value=1000, initial=1)
     skip_conflicts = forms.BooleanField(
@@ -158,10 +190,19 @@ class BulkCreateForm(forms.Form):
             raise forms.ValidationError("Invalid time zone")
         return zone or None
 
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        # Checked here as well as by the service, so it is reported with the other field errors
+        # rather than only once they are fixed.
+        start, end = cleaned.get("start_date"), cleaned.get("end_date")
+        if start and end and end < start:
+            self.add_error("end_date", "The last day must be on or after the first day.")
+        return cleaned
+
 
 @admin.register(Slot)
 class SlotAdmin(HistoryAdmin):
-    list_display = ("short_id", "host", "start", "end", "status", "capacity", "booked_count")
+    list_display = ("short_id", "host_name", "start", "end", "status", "capacity", "booked_count")
     list_select_related = ("host",)
     list_filter = (
         "status",
@@ -189,15 +230,26 @@ class SlotAdmin(HistoryAdmin):
         return ["id", "host", "start_time", "end_time", "capacity", "status", "booked_count"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
-        return () if obj is None else ("id", "host", "status", "booked_count")
+        if obj is None:
+            return ()
+        if obj.booked_count > 0 or obj.status == SlotStatus.CANCELLED:
+            # slot_update refuses new times then: show them, don't offer them for editing.
+            return ("id", "host", "start_time", "end_time", "status", "booked_count")
+        return ("id", "host", "status", "booked_count")
 
     @admin.display(description="start (host's zone)", ordering="start_time")
     def start(self, slot: Slot) -> str:
         return local_time(slot.start_time, slot.host.timezone)
 
-    @admin.display(description="end (host's zone)", ordering="end_time")
+    @admin.display(description="end", ordering="end_time")
     def end(self, slot: Slot) -> str:
-        return local_time(slot.end_time, slot.host.timezone)
+        end = local_time(slot.end_time, slot.host.timezone)
+        start = local_time(slot.start_time, slot.host.timezone)
+        return end.split(" ", 1)[1] if end[:10] == start[:10] else end  # same day: time only
+
+    @admin.display(description="host", ordering="host__name")
+    def host_name(self, slot: Slot) -> str:
+        return slot.host.name
 
     @admin.action(description="Cancel/delete selected slots")
     def cancel_or_delete(self, request: HttpRequest, queryset: QuerySet[Slot]) -> None:
@@ -283,6 +335,8 @@ class SlotAdmin(HistoryAdmin):
             "opts": self.model._meta,
             "title": "Bulk create slots",
             "form": form,
+            "media": self.media + form.media,
+            "zone": show_zone,
             "result": result,
             "planned": [
                 (local_time(p.start_time, show_zone), local_time(p.end_time, show_zone))
@@ -298,10 +352,31 @@ class SlotAdmin(HistoryAdmin):
 
 @admin.register(SlotEvent)
 class SlotEventAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "slot_id", "action", "source", "actor", "host", "new_status")
+    list_display = (
+        "created_at",
+        "slot_link",
+        "action",
+        "event_source",
+        "actor",
+        "host",
+        "new_status",
+    )
     list_select_related = ("actor", "host")
-    list_filter = ("action", "source", ("created_at", DateFieldListFilter))
+    list_filter = ("action", SourceFilter, ("created_at", DateFieldListFilter))
     date_hierarchy = "created_at"
     search_fields = ("actor__email", "host__email")
     ordering = ("-created_at",)
     uuid_search_fields = ("slot_id",)
+
+    @admin.display(description="source", ordering="source")
+    def event_source(self, event: SlotEvent) -> str:
+        return source_label(event.source)
+
+    @admin.display(description="slot", ordering="slot_id")
+    def slot_link(self, event: SlotEvent) -> str:
+        # A deleted slot keeps its events; its link then ends on the admin's "no longer exists".
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:slots_slot_change", args=[event.slot_id]),
+            str(event.slot_id)[:8],
+        )

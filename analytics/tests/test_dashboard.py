@@ -93,8 +93,8 @@ def test_bar_chart_escapes_labels_and_scales_to_the_peak():
     svg = bar_chart([("<script>", 2), ("b", 4)], title="t", chart_id="c", height=168)
     assert "<script>" not in svg
     assert "&lt;script&gt;" in svg
-    assert 'height="100.0"' in svg  # the peak fills the plot (168 - 20 - 48)
-    assert 'height="50.0"' in svg
+    assert 'height="84.0"' in svg  # the peak fills the plot (168 - 20 - 64)
+    assert 'height="42.0"' in svg
 
 
 # The real browser ---------------------------------------------------------------------------------
@@ -144,7 +144,26 @@ def test_dashboard_renders_its_charts_in_headless_chromium(live_server, tmp_path
         )
 
         bars = browser.find_elements(By.CSS_SELECTOR, "#chart-per-day rect.bar")
-        assert len(bars) >= 10  # 40 bookings spread over the last 25 days
+        assert len(bars) == 30  # one per day of the default range, days without bookings too
+        assert sum(1 for bar in bars if bar.get_attribute("data-value") != "0") >= 10
+        rows = browser.find_elements(By.CSS_SELECTOR, "#table-per-day tbody tr")
+        assert len(rows) == 30
+        # No x label is clipped by the chart's left edge; the y axis has more than two ticks.
+        clipped = browser.execute_script(
+            "const svg = document.getElementById(arguments[0]).getBoundingClientRect();"
+            "return [...document.querySelectorAll('#' + arguments[0] + ' text.x-label')]"
+            ".filter(t => t.getBoundingClientRect().left < svg.left - 0.5).length;",
+            "chart-per-day",
+        )
+        assert clipped == 0
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#chart-per-day text.y-tick")) >= 3
+        # The top hosts table's rows sit one under the other, not spread over the page.
+        tops = [
+            row.rect["y"]
+            for row in browser.find_elements(By.CSS_SELECTOR, "#table-top-hosts tbody tr")
+        ]
+        assert len(tops) == 2
+        assert tops[1] - tops[0] < 60
         assert all(bar.size["height"] >= 0 for bar in bars)
         assert max(bar.size["height"] for bar in bars) > 50  # drawn, not just present
         hosts = browser.find_elements(By.CSS_SELECTOR, "#chart-top-hosts rect.bar")

@@ -85,3 +85,22 @@ def test_report_rejects_a_bad_range_with_exit_code_2():
     with pytest.raises(CommandError) as failure:
         report("--from", "2026-01-01", "--to", "2026-01-02", "--tz", "Nowhere/Land")
     assert "Invalid time zone" in str(failure.value)
+
+
+def test_text_report_says_what_each_count_is_based_on(data):
+    today = now_ms().date().isoformat()
+    end = (now_ms() + timedelta(days=3)).date().isoformat()
+    text = report("--from", today, "--to", end)
+    assert f"Bookings made {today} to {end} (UTC), each counted on the day it was made" in text
+    assert f"Slots that start {today} to {end} (UTC), whenever they were booked" in text
+    assert "Bookings per day made (days without bookings left out)" in text
+    assert "Top hosts (confirmed bookings among those made in these days)" in text
+
+
+def test_text_report_of_empty_days_explains_instead_of_printing_bare_headings():
+    text = report("--from", "2020-01-01", "--to", "2020-01-07")
+    assert "total bookings     0" in text
+    assert "utilisation        no slots start in these days" in text
+    assert "Bookings per day" not in text
+    assert "Top hosts" not in text
+    assert "No bookings were made in these days: no per-day or per-host numbers." in text

@@ -156,14 +156,17 @@ def test_create_slots_in_berlin_skips_the_spring_gap_and_takes_the_first_fall_ba
     gap = f"{march}T01:30:00.000Z ({march} 02:30 Europe/Berlin): NONEXISTENT_LOCAL_TIME"
     assert f"skipped  {gap}" in out.splitlines()
     assert "2 created, 1 skipped" in out
-    assert f"created  {march}T00:30:00.000Z" in out  # 01:30 CET
-    assert f"created  {march}T01:30:00.000Z" in out  # 03:30 CEST
+    # The host's wall clock first, like the admin's preview, then the instants.
+    assert f"created  {march} 01:30 CET → 03:00 CEST  ({march}T00:30:00.000Z" in out
+    assert f"created  {march} 03:30 CEST → 04:00 CEST  ({march}T01:30:00.000Z" in out
+    assert out.rstrip().endswith("; local times in Europe/Berlin")
 
     out, _ = run(
         "create_slots", "--host", "berlin@example.com", "--from", october.isoformat(),
         "--to", october.isoformat(), "--weekdays", "SUN", "--times", "02:30", "--duration", "60",
     )  # fmt: skip
-    assert f"created  {october}T00:30:00.000Z → {october}T01:30:00.000Z" in out  # CEST, first
+    assert f"({october}T00:30:00.000Z → {october}T01:30:00.000Z)" in out  # CEST, first
+    assert f"created  {october} 02:30 CEST → 02:30 CET" in out
     assert SlotEvent.objects.filter(source="cli", actor=None).count() == 3
 
 
@@ -175,7 +178,8 @@ def test_create_slots_conflict_exits_1_unless_skipped_and_dry_run_writes_nothing
             (day + timedelta(days=6)).isoformat(), "--weekdays", weekday, "--times", "10:00",
             "--duration", "60", "--tz", "UTC"]  # fmt: skip
     out, _ = run(*args, "--dry-run")
-    assert "1 planned, 0 skipped (dry run: nothing written)" in out
+    assert "1 planned, 0 skipped (dry run: nothing written); local times in UTC" in out
+    assert f"planned  {day} 10:00 UTC → 11:00 UTC  ({day}T10:00:00.000Z" in out
     assert not Slot.objects.filter(host=host).exists()
     run(*args)
     assert Slot.objects.filter(host=host).count() == 1

@@ -8,6 +8,7 @@ request-wide atomic() is left out (it would nest them, and durable=True refuses 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
@@ -19,6 +20,30 @@ from django.http import HttpRequest, HttpResponse
 
 from core.api.fields import parse_uuid
 from core.errors import DomainError
+
+# The start of a uuid as the lists show it: at least 4 hex digits, dashes where a uuid has them.
+ID_PREFIX = re.compile(r"[0-9a-f]{4,8}(-[0-9a-f]{0,4}){0,3}(-[0-9a-f]{0,12})?")
+
+# How the admin names the source of an audit event (the values of bookings.models.EventSource),
+# the same in the booking and the slot logs, their filters and their inlines.
+SOURCE_LABELS = {"api": "API", "worker": "API (queued)", "admin": "Admin", "cli": "Command line"}
+
+
+def source_label(value: str) -> str:
+    return SOURCE_LABELS.get(value, value)
+
+
+class SourceFilter(admin.SimpleListFilter):
+    title = "source"
+    parameter_name = "source"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return list(SOURCE_LABELS.items())
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() in SOURCE_LABELS:
+            return queryset.filter(source=self.value())
+        return queryset
 
 
 def error_text(exc: DomainError) -> str:
@@ -113,7 +138,17 @@ class ServiceAdmin(admin.ModelAdmin[Any]):
             for name in self.uuid_search_fields:
                 match |= Q(**{name: uuid})
             return queryset.filter(match), False
-        return super().get_search_results(request, queryset, search_term)
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        prefix = search_term.strip().lower()
+        if ID_PREFIX.fullmatch(prefix):
+            # The lists show ids by their first 8 characters: those find the row too.
+            match = Q()
+            for name in self.uuid_search_fields:
+                field = queryset.model._meta.get_field(name)
+                lookup = f"{field.name}__pk" if field.is_relation else name
+                match |= Q(**{f"{lookup}__startswith": prefix})
+            return found | queryset.filter(match), may_have_duplicates
+        return found, may_have_duplicates
 
     def run_each(
         self,

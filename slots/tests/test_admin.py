@@ -74,6 +74,11 @@ def test_editing_the_times_of_a_booked_slot_is_refused(client, guest):
     client, _ = staff_client(client)
     slot = SlotFactory.create()
     booking_create(user_id=guest.pk, slot_id=slot.pk)
+    # The page shows the times read-only instead of offering inputs that would be refused.
+    page = client.get(reverse("admin:slots_slot_change", args=[slot.pk])).content.decode()
+    assert 'name="start_time_0"' not in page
+    assert 'name="end_time_0"' not in page
+    assert 'name="capacity"' in page
     later = slot.start_time + timedelta(days=1)
     form = {
         "start_time_0": later.strftime("%Y-%m-%d"),
@@ -87,8 +92,7 @@ def test_editing_the_times_of_a_booked_slot_is_refused(client, guest):
         "events-INITIAL_FORMS": 0,
     }
     response = client.post(reverse("admin:slots_slot_change", args=[slot.pk]), form)
-    assert response.status_code == 200
-    assert b"Cannot change the times of a slot with a confirmed booking" in response.content
+    assert response.status_code == 302  # the times posted anyway are not fields: ignored
     slot.refresh_from_db()
     assert slot.start_time != later
     assert slot.status == SlotStatus.BOOKED

@@ -17,16 +17,25 @@ from core.errors import DomainError
 
 class Command(BaseCommand):
     help = (
-        "Print the booking analytics for the bookings created from --from to --to (whole days "
-        "in --tz, default UTC): total, cancellation rate, bookings per day, top hosts and the "
-        "utilisation of the slots starting in the range. The numbers come from the selectors of "
-        "GET /api/admin/analytics; --format json prints exactly that endpoint's `data`. "
+        "Print the booking analytics for whole days from --from to --to in --tz (default UTC). "
+        "Total, cancellation rate, bookings per day and top hosts count the bookings made in "
+        "those days; utilisation counts the places of the slots that start in those days, "
+        "whenever they were booked. The same numbers as GET /api/admin/analytics; --format json "
+        "prints exactly that endpoint's `data`. "
         "Exit codes: 0 done, 1 query timeout, 2 usage error."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--from", dest="start", required=True, help="YYYY-MM-DD or instant")
-        parser.add_argument("--to", dest="end", required=True, help="YYYY-MM-DD or instant")
+        parser.add_argument(
+            "--from",
+            dest="start",
+            required=True,
+            metavar="YYYY-MM-DD",
+            help="the first day (an instant works too)",
+        )
+        parser.add_argument(
+            "--to", dest="end", required=True, metavar="YYYY-MM-DD", help="the last day, included"
+        )
         parser.add_argument("--tz", default="UTC", help="IANA time zone of the days (UTC)")
         parser.add_argument("--format", choices=("text", "csv", "json"), default="text")
 
@@ -58,15 +67,23 @@ class Command(BaseCommand):
     def _text(self, data: dict[str, Any]) -> None:
         span = data["range"]
         use = data["utilisation"]
+        days = f"{span['startDate']} to {span['endDate']} ({span['timeZone']})"
         lines = [
-            f"Bookings created {span['startDate']} to {span['endDate']} ({span['timeZone']})",
+            f"Bookings made {days}, each counted on the day it was made",
             f"  total bookings     {data['totalBookings']}",
-            f"  cancellation rate  {data['cancellationRate']} %",
+            f"  cancellation rate  {data['cancellationRate']} % of those, cancelled since",
+            f"Slots that start {days}, whenever they were booked",
             f"  utilisation        {use['rate']} % ({use['bookedSeats']} of "
-            f"{use['publishedCapacity']} places)",
-            "Bookings per day",
-            *(f"  {d['date']}  {d['count']}" for d in data["bookingsPerDay"]),
-            "Top hosts (confirmed bookings)",
-            *(f"  {h['bookingCount']:>5}  {h['hostName']}" for h in data["topHosts"]),
+            f"{use['publishedCapacity']} places)"
+            if use["publishedCapacity"]
+            else "  utilisation        no slots start in these days",
         ]
+        if data["bookingsPerDay"]:
+            lines.append("Bookings per day made (days without bookings left out)")
+            lines.extend(f"  {d['date']}  {d['count']}" for d in data["bookingsPerDay"])
+        if data["topHosts"]:
+            lines.append("Top hosts (confirmed bookings among those made in these days)")
+            lines.extend(f"  {h['bookingCount']:>5}  {h['hostName']}" for h in data["topHosts"])
+        if not data["totalBookings"]:
+            lines.append("No bookings were made in these days: no per-day or per-host numbers.")
         self.stdout.write("\n".join(lines))

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
 
 from accounts.errors import UserNotFoundError
 from accounts.models import Role, User
-from accounts.selectors import user_get_by_email
+from accounts.selectors import api_token_is_current, user_get_by_email
 from accounts.services import api_token_rotate, user_register
 from bookings.demo import demo_history_bookings_seed, demo_history_slots
 from core.audit import EventSource
@@ -48,11 +52,20 @@ class Command(BaseCommand):
         "Create the demo users (two hosts, two guests) and their slots, one of them a group "
         "session of 10 places. Idempotent: users are "
         "matched by email, and a slot is created only where its host has nothing overlapping. "
-        "--tokens rotates and prints the demo users' API tokens."
+        "--tokens prints the demo users' API tokens: the same ones on every run against the same "
+        "database (they are kept in the data dir, readable only by you), new ones the first time "
+        "or after a token was rotated elsewhere; --rotate-tokens issues new ones."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--tokens", action="store_true", help="rotate and print API tokens")
+        parser.add_argument(
+            "--tokens", action="store_true", help="print the demo users' API tokens (kept stable)"
+        )
+        parser.add_argument(
+            "--rotate-tokens",
+            action="store_true",
+            help="issue new API tokens for the demo users (the old ones stop working), print them",
+        )
         parser.add_argument(
             "--bookings",
             type=int,
@@ -101,13 +114,45 @@ class Command(BaseCommand):
         if options["bookings"] > 0:
             self._history(users, bookings=options["bookings"], days=options["days"])
 
-        if options["tokens"]:
+        if options["tokens"] or options["rotate_tokens"]:
+            tokens = self._tokens(users, rotate=options["rotate_tokens"])
             self.stdout.write(
                 "demo users (send `Authorization: Bearer <token>` or `x-user-id: <id>`):"
             )
             for name, email, _ in DEMO_USERS:
-                token = api_token_rotate(user_id=users[email].pk).token
-                self.stdout.write(f"  {name:<14} {email:<20} id={users[email].pk}  token={token}")
+                self.stdout.write(
+                    f"  {name:<14} {email:<20} id={users[email].pk}  token={tokens[email]}"
+                )
+
+    def _tokens(self, users: dict[str, User], *, rotate: bool) -> dict[str, str]:
+        """The demo users' tokens: kept from the last run unless rotated (here or elsewhere).
+
+        Only hashes are in the database, so the plain tokens are kept in the data dir, per
+        database: the test database or another DATABASE_URL never overwrites the dev ones.
+        """
+        store = demo_tokens_file()
+        saved: dict[str, dict[str, str]] = {}
+        if store.exists():
+            try:
+                saved = json.loads(store.read_text())
+            except ValueError:
+                saved = {}  # a damaged file: issue new tokens and write it again
+        key = database_key()
+        kept = saved.get(key, {})
+        tokens: dict[str, str] = {}
+        for _, email, _ in DEMO_USERS:
+            user_id = users[email].pk
+            token = kept.get(email)
+            if rotate or not token or not api_token_is_current(user_id=user_id, token=token):
+                token = api_token_rotate(user_id=user_id).token
+            tokens[email] = token
+        if tokens != kept:
+            saved[key] = tokens
+            store.parent.mkdir(parents=True, exist_ok=True)
+            store.touch(mode=0o600)
+            store.chmod(0o600)  # the tokens are credentials: readable by their owner only
+            store.write_text(json.dumps(saved, indent=2) + "\n")
+        return tokens
 
     def _history(self, users: dict[str, User], *, bookings: int, days: int) -> None:
         """Past slots and bookings for the dashboard (bookings/demo.py says why it is honest)."""
@@ -127,3 +172,13 @@ class Command(BaseCommand):
                 slots=slots, guests=guests, bookings=bookings, progress=bar.advance
             )
         self.stdout.write(f"history: {len(slots)} past slots, {created} bookings created")
+
+
+def demo_tokens_file() -> Path:
+    return Path(settings.SLOTBOOKING_DATA_DIR) / "demo_tokens.json"
+
+
+def database_key() -> str:
+    """The database these rows live in: host, port and name (never the password)."""
+    db = connection.settings_dict
+    return f"{db.get('HOST') or 'localhost'}:{db.get('PORT') or 5432}/{db['NAME']}"

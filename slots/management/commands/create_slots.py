@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.core.management.base import BaseCommand, CommandParser
 
@@ -42,8 +43,8 @@ def _weekdays(value: str) -> list[str]:
 
 class Command(BaseCommand):
     help = (
-        "Publish a host's slots for every listed weekday and local start time between two dates "
-        "(SPEC §12.6), in one transaction through slot_bulk_create. Times are wall-clock times in "
+        "Publish a host's slots for every listed weekday and local start time between two dates, "
+        "all at once or none. Times are wall-clock times in "
         "--tz (default: the host's zone): a time in a spring-forward gap is skipped "
         "(NONEXISTENT_LOCAL_TIME), an ambiguous fall-back time takes its first occurrence, and "
         "past occurrences are skipped. If an occurrence overlaps an existing slot nothing is "
@@ -53,8 +54,22 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", required=True, help="the host's email or user id")
-        parser.add_argument("--from", dest="start", required=True, type=calendar_day)
-        parser.add_argument("--to", dest="end", required=True, type=calendar_day)
+        parser.add_argument(
+            "--from",
+            dest="start",
+            required=True,
+            type=calendar_day,
+            metavar="YYYY-MM-DD",
+            help="the first day (a calendar day in --tz), e.g. 2030-03-04",
+        )
+        parser.add_argument(
+            "--to",
+            dest="end",
+            required=True,
+            type=calendar_day,
+            metavar="YYYY-MM-DD",
+            help="the last day, included",
+        )
         parser.add_argument("--weekdays", required=True, type=_weekdays, help="e.g. MON,WED")
         parser.add_argument("--times", required=True, type=_times, help="e.g. 09:00,14:00")
         parser.add_argument("--duration", required=True, type=int, help="minutes (5-1440)")
@@ -95,9 +110,14 @@ class Command(BaseCommand):
 
         verb = "planned" if result.dry_run else "created"
         items = result.planned if result.dry_run else result.created
+        zone = ZoneInfo(rule.time_zone or host.timezone)
         for item in items:
+            # The host's wall clock first (what the rule asked for), the instants after it.
+            start, end = item.start_time.astimezone(zone), item.end_time.astimezone(zone)
+            until = f"{end:%H:%M %Z}" if end.date() == start.date() else f"{end:%Y-%m-%d %H:%M %Z}"
             self.stdout.write(
-                f"{verb}  {format_instant(item.start_time)} → {format_instant(item.end_time)}"
+                f"{verb}  {start:%Y-%m-%d %H:%M %Z} → {until}  "
+                f"({format_instant(item.start_time)} → {format_instant(item.end_time)})"
             )
         for skipped in result.skipped:
             where = f" ({skipped.local})" if skipped.local else ""
@@ -105,4 +125,6 @@ class Command(BaseCommand):
                 f"skipped  {format_instant(skipped.start_time)}{where}: {skipped.reason}"
             )
         suffix = " (dry run: nothing written)" if result.dry_run else ""
-        self.stdout.write(f"{len(items)} {verb}, {len(result.skipped)} skipped{suffix}")
+        self.stdout.write(
+            f"{len(items)} {verb}, {len(result.skipped)} skipped{suffix}; local times in {zone.key}"
+        )
