@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -41,16 +41,49 @@ from bookings.services import booking_cancel
 from slotbooking.api import ApiViewSet, PageQuery, listed, ok, paginate, request_id
 from slotbooking.errors import LockTimeoutError, NotOwnerError, ValidationFailedError
 from slotbooking.fields import parse_uuid, query_dict, validate_input
-from slotbooking.schema import PAGE_PARAMETERS, errors, success
+from slotbooking.schema import PAGE_PARAMETERS, errors, instant_parameter, path_id, success
 from slots.errors import SlotNotAvailableError, SlotNotFoundError
 
 NOT_BOOKING_VIEWER = "You can only view your own bookings"
+BOOKING_ID = path_id("booking_id", "booking")
+BOOKED_EXAMPLE = OpenApiExample(
+    "Booked",
+    response_only=True,
+    status_codes=["201"],
+    value={
+        "success": True,
+        "data": {
+            "id": "6f1c2a53-1f8e-4d39-9a53-2f3f0c8b9e41",
+            "slotId": "0b7e8f2a-3c4d-4e5f-8a9b-1c2d3e4f5a6b",
+            "userId": "17fbffe9-2fa4-46f2-8919-ee191c32b712",
+            "status": "CONFIRMED",
+            "cancelledAt": None,
+            "slot": {
+                "id": "0b7e8f2a-3c4d-4e5f-8a9b-1c2d3e4f5a6b",
+                "hostId": "6e4bd37e-5a3c-4b1e-9f0a-8d7c6b5a4e3f",
+                "hostName": "Alice Host",
+                "startTime": "2030-02-01T10:00:00.000Z",
+                "endTime": "2030-02-01T11:00:00.000Z",
+                "status": "BOOKED",
+            },
+            "createdAt": "2030-01-15T08:30:00.000Z",
+            "updatedAt": "2030-01-15T08:30:00.000Z",
+        },
+    },
+)
 
 
 class BookingViewSet(ApiViewSet):
     @extend_schema(
         summary="Book a slot",
+        description=(
+            "Books the slot for the caller. Refused when the slot is taken, has started, is the "
+            "caller's own, when the caller already has the maximum of active bookings or one "
+            "with this host. cancelledAt stays null until the booking is cancelled. Send an "
+            "Idempotency-Key to retry safely: a repeat replays the first answer."
+        ),
         request=BookingCreateIn,
+        examples=[BOOKED_EXAMPLE],
         parameters=[IDEMPOTENCY_KEY_PARAMETER],
         responses={
             201: success(BookingOut),
@@ -81,10 +114,11 @@ class BookingViewSet(ApiViewSet):
 
     @extend_schema(
         summary="The caller's bookings as guest, newest first",
+        description="The bookings the caller made, filtered by status and by the slot's start.",
         parameters=[
             OpenApiParameter("status", str, enum=["CONFIRMED", "CANCELLED"]),
-            OpenApiParameter("startDate", str, description="slot starts at or after"),
-            OpenApiParameter("endDate", str, description="slot starts at or before"),
+            instant_parameter("startDate", "Only bookings whose slot starts at or after this."),
+            instant_parameter("endDate", "Only bookings whose slot starts at or before this."),
             *PAGE_PARAMETERS,
         ],
         responses={200: success(BookingOut, many=True), **errors(ValidationFailedError)},
@@ -104,6 +138,8 @@ class BookingViewSet(ApiViewSet):
 class BookingDetailViewSet(ApiViewSet):
     @extend_schema(
         summary="One booking: its guest, the slot's host and staff may see it",
+        description="A booking with its slot, for its guest, the slot's host and staff.",
+        parameters=[BOOKING_ID],
         responses={200: success(BookingOut), **errors(BookingNotFoundError, NotOwnerError)},
     )
     def retrieve(self, request: Request, booking_id: str) -> Response:
@@ -116,8 +152,13 @@ class BookingDetailViewSet(ApiViewSet):
 
     @extend_schema(
         summary="Cancel the caller's booking (at least 1 h before the start by default)",
+        description=(
+            "Cancels a booking of the caller, which frees its place in the slot. Allowed until "
+            "the cancellation window before the slot's start (1 hour unless configured "
+            'otherwise). The optional body {"reason": "..."} is kept in the booking\'s history.'
+        ),
         request=BookingCancelIn,
-        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        parameters=[BOOKING_ID, IDEMPOTENCY_KEY_PARAMETER],
         responses={
             200: success(BookingOut),
             **errors(
@@ -157,7 +198,11 @@ class BookingDetailViewSet(ApiViewSet):
 class BookingHistoryViewSet(ApiViewSet):
     @extend_schema(
         summary="A booking's audit log, oldest first: its guest, the slot's host and staff",
-        parameters=PAGE_PARAMETERS,
+        description=(
+            "Every change of the booking (created, cancelled), who made it, from where "
+            "(API, admin, command) and why."
+        ),
+        parameters=[BOOKING_ID, *PAGE_PARAMETERS],
         responses={
             200: success(BookingEventOut, many=True),
             **errors(BookingNotFoundError, NotOwnerError, ValidationFailedError),

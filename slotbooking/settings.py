@@ -321,7 +321,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["slotbooking.renderers.JsonRenderer"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "slotbooking.renderers.FirstRendererNegotiation",
     "EXCEPTION_HANDLER": "slotbooking.exception_handler.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "slotbooking.schema.ApiAutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -344,6 +344,16 @@ SPECTACULAR_SETTINGS = {
         }
     },
     "SECURITY": [{"BearerAuth": []}, {"UserIdHeader": []}],
+    # Form bodies are accepted as before, but only JSON is offered to clients: a generated
+    # client encodes arrays (roles) as repeated form keys, which the form reader does not join.
+    "PARSER_WHITELIST": ["slotbooking.parsers.JsonParser"],
+    "TAGS": [  # one per resource; operations get theirs in slotbooking.schema.ApiAutoSchema
+        {"name": "users", "description": "Registration, the caller and API tokens."},
+        {"name": "slots", "description": "Time slots that hosts publish."},
+        {"name": "bookings", "description": "Booking, cancelling and a booking's history."},
+        {"name": "analytics", "description": "Booking figures for staff."},
+        {"name": "health", "description": "Service information and health checks."},
+    ],
     "ENUM_NAME_OVERRIDES": {
         "SlotStatusEnum": "slots.models.SlotStatus",
         "BookingStatusEnum": "bookings.models.BookingStatus",

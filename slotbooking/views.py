@@ -47,6 +47,7 @@ def database_probe() -> str:
 class RootViewSet(PublicApiViewSet):
     @extend_schema(
         summary="Service name and links",
+        description="The service's name and version, and where its documentation lives.",
         auth=[],  # public: credentials are ignored (SPEC §1.8)
         responses={
             200: inline_serializer(
@@ -70,6 +71,7 @@ class RootViewSet(PublicApiViewSet):
 class HealthViewSet(PublicApiViewSet):
     @extend_schema(
         summary="Probes the database (and Redis in queued mode)",
+        description="200 when every dependency answers; 503 UNHEALTHY with the failed checks.",
         auth=[],  # public: credentials are ignored (SPEC §1.8)
         responses={
             200: inline_serializer(

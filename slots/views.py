@@ -25,24 +25,41 @@ from slotbooking.errors import (
     ValidationFailedError,
 )
 from slotbooking.fields import parse_uuid, query_dict, validate_input
-from slotbooking.schema import PAGE_PARAMETERS, errors, success
+from slotbooking.schema import (
+    PAGE_PARAMETERS,
+    UUID_SCHEMA,
+    errors,
+    instant_parameter,
+    path_id,
+    success,
+)
 from slots.errors import SlotHasBookingError, SlotNotFoundError, SlotOverlapError
 from slots.selectors import slot_get, slot_list, with_confirmed_booking
 from slots.serializers import DeletedOut, HostSlotOut, SlotCreateIn, SlotListQuery, SlotOut
 from slots.services import slot_create, slot_delete
 
-LIST_PARAMETERS = [
-    OpenApiParameter("hostId", str, description="only this host's slots (uuid)"),
-    OpenApiParameter("startDate", str, description="slots starting at or after this instant"),
-    OpenApiParameter("endDate", str, description="slots starting at or before this instant"),
+FILTER_PARAMETERS = [
+    instant_parameter("startDate", "Only slots starting at or after this instant."),
+    instant_parameter("endDate", "Only slots starting at or before this instant."),
     OpenApiParameter("status", str, enum=["AVAILABLE", "BOOKED", "CANCELLED"]),
     *PAGE_PARAMETERS,
 ]
+LIST_PARAMETERS = [
+    OpenApiParameter("hostId", UUID_SCHEMA, description="Only this host's slots."),
+    *FILTER_PARAMETERS,
+]
+SLOT_ID = path_id("slot_id", "slot")
 
 
 class SlotViewSet(ApiViewSet):
     @extend_schema(
         summary="Publish a slot (HOST role)",
+        description=(
+            "Creates a one-person slot of the caller, who must have the HOST role. The slot must "
+            "start in the future, end after it starts, and not overlap another of the caller's "
+            "slots that is not cancelled (touching ends are fine). Send an Idempotency-Key to "
+            "retry safely."
+        ),
         request=SlotCreateIn,
         parameters=[IDEMPOTENCY_KEY_PARAMETER],
         responses={
@@ -72,6 +89,10 @@ class SlotViewSet(ApiViewSet):
 
     @extend_schema(
         summary="List slots of every host and status, past ones included",
+        description=(
+            "Slots ordered by start time, filtered by host, time range and status. To find "
+            "bookable slots ask for status=AVAILABLE and a startDate of now."
+        ),
         parameters=LIST_PARAMETERS,
         responses={200: success(SlotOut, many=True), **errors(ValidationFailedError)},
     )
@@ -90,7 +111,11 @@ class SlotViewSet(ApiViewSet):
 class HostSlotViewSet(ApiViewSet):
     @extend_schema(
         summary="The caller's own slots, with their confirmed bookings",
-        parameters=LIST_PARAMETERS,
+        description=(
+            "The slots the caller hosts, ordered by start time, each with its confirmed booking "
+            "and guest when it has one."
+        ),
+        parameters=FILTER_PARAMETERS,
         responses={200: success(HostSlotOut, many=True), **errors(ValidationFailedError)},
     )
     def list(self, request: Request) -> Response:
@@ -110,6 +135,8 @@ class HostSlotViewSet(ApiViewSet):
 class SlotDetailViewSet(ApiViewSet):
     @extend_schema(
         summary="One slot; its host also sees the confirmed booking",
+        description="Any user may read a slot; its host also gets its confirmed booking.",
+        parameters=[SLOT_ID],
         responses={200: success(HostSlotOut), **errors(SlotNotFoundError)},
     )
     def retrieve(self, request: Request, slot_id: str) -> Response:
@@ -121,6 +148,11 @@ class SlotDetailViewSet(ApiViewSet):
 
     @extend_schema(
         summary="Delete a slot, or cancel it when it has booking history",
+        description=(
+            "Only the slot's host may delete it, and not while it has a confirmed booking. A slot "
+            "whose bookings were all cancelled is kept as CANCELLED so that its history stays."
+        ),
+        parameters=[SLOT_ID],
         responses={
             200: success(DeletedOut),
             **errors(SlotNotFoundError, NotOwnerError, SlotHasBookingError, LockTimeoutError),

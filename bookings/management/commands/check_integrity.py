@@ -130,7 +130,7 @@ def _run(check: Check) -> list[dict[str, str]]:
 
 class Command(BaseCommand):
     help = (
-        "Verify every invariant of SPEC §2.4 with SQL over the whole database: slot times, "
+        "Verify every data invariant with SQL over the whole database: slot times, "
         "capacity, booked counts against bookings, duplicate confirmed bookings, status "
         "consistency, overlaps, cancelledAt, emails and roles. Prints one line per breach and a "
         "summary; exits 1 if any breach is found, 0 otherwise. Users above today's "

@@ -42,8 +42,8 @@ def _weekdays(value: str) -> list[str]:
 
 class Command(BaseCommand):
     help = (
-        "Publish a host's slots for every listed weekday and local start time between two dates "
-        "(SPEC §12.6), in one transaction through slot_bulk_create. Times are wall-clock times in "
+        "Publish a host's slots for every listed weekday and local start time between two dates, "
+        "all in one transaction. Times are wall-clock times in "
         "--tz (default: the host's zone): a time in a spring-forward gap is skipped "
         "(NONEXISTENT_LOCAL_TIME), an ambiguous fall-back time takes its first occurrence, and "
         "past occurrences are skipped. If an occurrence overlaps an existing slot nothing is "
