@@ -23,7 +23,7 @@ from accounts.serializers import (
 )
 from accounts.services import api_token_rotate, user_register
 from core.api.fields import parse_uuid, query_dict, validate_input
-from core.api.schema import PAGE_PARAMETERS, errors, success
+from core.api.schema import PAGE_PARAMETERS, errors, path_id, success
 from core.api.viewsets import ApiViewSet, PageQuery, listed, ok, paginate
 from core.errors import (
     LockTimeoutError,
@@ -36,7 +36,12 @@ from core.errors import (
 
 class UserViewSet(ApiViewSet):
     @extend_schema(
-        summary="Register a user (public while AUTH_OPEN_REGISTRATION is true)",
+        summary="Register a user",
+        description=(
+            "Creates a user and returns its API token, shown only this once. Open to anyone "
+            "unless the server restricts registration to staff. roles defaults to [GUEST]; "
+            "timezone to UTC."
+        ),
         request=UserCreateIn,
         responses={
             201: success(UserCreatedOut),
@@ -64,6 +69,7 @@ class UserViewSet(ApiViewSet):
 
     @extend_schema(
         summary="List users (staff)",
+        description="Every user, paginated. Staff only, with an API token.",
         parameters=PAGE_PARAMETERS,
         responses={
             200: success(UserOut, many=True),
@@ -78,12 +84,17 @@ class UserViewSet(ApiViewSet):
 
 
 class CurrentUserViewSet(ApiViewSet):
-    @extend_schema(summary="The caller", responses={200: success(UserOut), **errors()})
+    @extend_schema(
+        summary="The caller",
+        description="The user the credentials belong to.",
+        responses={200: success(UserOut), **errors()},
+    )
     def retrieve(self, request: Request) -> Response:
         return ok(UserOut(request_user(request)).data)
 
     @extend_schema(
         summary="Rotate the caller's API token; the old one stops working at once",
+        description="Issues a new API token for the caller and returns it, shown only this once.",
         request=None,
         responses={200: success(ApiTokenOut), **errors(StaffTokenRequiredError)},
     )
@@ -97,6 +108,8 @@ class CurrentUserViewSet(ApiViewSet):
 class UserDetailViewSet(ApiViewSet):
     @extend_schema(
         summary="One user: full form for themself and staff, public form for others",
+        description="Others see a user without the email address and staff flag.",
+        parameters=[path_id("user_id", "user")],
         responses={200: success(UserOut), **errors(UserNotFoundError)},
     )
     def retrieve(self, request: Request, user_id: str) -> Response:

@@ -20,16 +20,34 @@ from core.errors import (
     ValidationFailedError,
 )
 
+DATE_OR_INSTANT = {
+    "oneOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]
+}
+
 
 class AnalyticsViewSet(ApiViewSet):
     permission_classes = (IsStaff,)
 
     @extend_schema(
         summary="Booking analytics over whole days in a time zone (staff)",
+        description=(
+            "Totals, the cancellation rate, bookings per day and the busiest hosts for the days "
+            "from start_date to end_date (both included) in the time zone tz."
+        ),
         parameters=[
-            OpenApiParameter("start_date", str, required=True, description="date or instant"),
-            OpenApiParameter("end_date", str, required=True, description="date or instant"),
-            OpenApiParameter("tz", str, description="IANA time zone; default UTC"),
+            OpenApiParameter(
+                "start_date",
+                DATE_OR_INSTANT,
+                required=True,
+                description="First day: a date or an instant.",
+            ),
+            OpenApiParameter(
+                "end_date",
+                DATE_OR_INSTANT,
+                required=True,
+                description="Last day: a date or an instant.",
+            ),
+            OpenApiParameter("tz", str, description="IANA time zone name; default UTC."),
         ],
         responses={
             200: success(AnalyticsOut),

@@ -29,7 +29,7 @@ class BookingListQuery(DateRangeQuery):
 
 
 class BookingSlotOut(serializers.Serializer):
-    """The slot embedded in a booking: no createdAt/updatedAt, as in the original."""
+    """The slot a booking is for."""
 
     id = serializers.UUIDField()
     hostId = serializers.UUIDField(source="host_id")
@@ -62,7 +62,7 @@ class BookingCancelIn(serializers.Serializer):
 
 
 class BookingEventOut(serializers.Serializer):
-    """One audit event (SPEC §10.6)."""
+    """One event in a booking's history: what changed, who changed it, from where and why."""
 
     id = serializers.UUIDField()
     createdAt = InstantField(source="created_at")

@@ -16,19 +16,23 @@ from core.errors import ValidationFailedError
 from slots.errors import SlotNotFoundError
 from slots.selectors import slot_list
 from slots.serializers import HostSlotOut, SlotListQuery, SlotOut
-from slots.views import LIST_PARAMETERS, SlotDetailViewSet, available_filter
+from slots.views import FILTER_PARAMETERS, SLOT_ID, SlotDetailViewSet, available_filter
 
 
 class HostSlotViewSet(ApiViewSet):
     @extend_schema(
         summary="The caller's own slots, with their confirmed bookings",
-        parameters=LIST_PARAMETERS,
+        description=(
+            "The slots the caller hosts, ordered by start time, each with its confirmed bookings "
+            "and their guests."
+        ),
+        parameters=FILTER_PARAMETERS,
         responses={200: success(HostSlotOut, many=True), **errors(ValidationFailedError)},
     )
     def list(self, request: Request) -> Response:
         query = validate_input(SlotListQuery, query_dict(request.query_params))
         slots = slot_list(
-            host_id=request_user(request).pk,  # hostId is validated, then ignored
+            host_id=request_user(request).pk,  # a hostId given is validated, then ignored
             start_date=query.get("startDate"),
             end_date=query.get("endDate"),
             status=query.get("status"),
@@ -45,6 +49,8 @@ class HostSlotViewSet(ApiViewSet):
 class SlotWithBookingDetailViewSet(SlotDetailViewSet):
     @extend_schema(
         summary="One slot; its host also sees the confirmed bookings",
+        description="Any user may read a slot; its host also gets its confirmed bookings.",
+        parameters=[SLOT_ID],
         responses={200: success(HostSlotOut), **errors(SlotNotFoundError)},
     )
     def retrieve(self, request: Request, slot_id: str) -> Response:

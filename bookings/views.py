@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -34,7 +34,7 @@ from bookings.serializers import (
 )
 from bookings.services import booking_cancel
 from core.api.fields import parse_uuid, query_dict, validate_input
-from core.api.schema import PAGE_PARAMETERS, errors, success
+from core.api.schema import PAGE_PARAMETERS, errors, instant_parameter, path_id, success
 from core.api.viewsets import ApiViewSet, PageQuery, listed, ok, paginate, request_id
 from core.errors import (
     LockTimeoutError,
@@ -62,13 +62,46 @@ RATE_LIMIT_DESCRIPTION = (
     "limit the answer is 429 RATE_LIMITED with Retry-After, and nothing is run or recorded "
     "under the Idempotency-Key."
 )
+BOOKING_ID = path_id("booking_id", "booking")
+BOOKED_EXAMPLE = OpenApiExample(
+    "Booked",
+    response_only=True,
+    status_codes=["201"],
+    value={
+        "success": True,
+        "data": {
+            "id": "6f1c2a53-1f8e-4d39-9a53-2f3f0c8b9e41",
+            "slotId": "0b7e8f2a-3c4d-4e5f-8a9b-1c2d3e4f5a6b",
+            "userId": "17fbffe9-2fa4-46f2-8919-ee191c32b712",
+            "status": "CONFIRMED",
+            "cancelledAt": None,
+            "slot": {
+                "id": "0b7e8f2a-3c4d-4e5f-8a9b-1c2d3e4f5a6b",
+                "hostId": "6e4bd37e-5a3c-4b1e-9f0a-8d7c6b5a4e3f",
+                "hostName": "Alice Host",
+                "startTime": "2030-02-01T10:00:00.000Z",
+                "endTime": "2030-02-01T11:00:00.000Z",
+                "status": "BOOKED",
+            },
+            "createdAt": "2030-01-15T08:30:00.000Z",
+            "updatedAt": "2030-01-15T08:30:00.000Z",
+        },
+    },
+)
 
 
 class BookingViewSet(BookingCreateLimits, ApiViewSet):  # rate limit right after authentication
     @extend_schema(
         summary="Book a slot",
-        description=RATE_LIMIT_DESCRIPTION,
+        description=(
+            "Books the slot for the caller. Refused when the slot is full, has started, is the "
+            "caller's own, or when the host's booking policy or the caller's limit of active "
+            "bookings forbids it. cancelledAt stays null until the booking is cancelled. Send an "
+            "Idempotency-Key to retry safely: a repeat replays the first answer. "
+            + RATE_LIMIT_DESCRIPTION
+        ),
         request=BookingCreateIn,
+        examples=[BOOKED_EXAMPLE],
         parameters=[IDEMPOTENCY_KEY_PARAMETER],
         responses={
             201: success(BookingOut),
@@ -103,10 +136,11 @@ class BookingViewSet(BookingCreateLimits, ApiViewSet):  # rate limit right after
 
     @extend_schema(
         summary="The caller's bookings as guest, newest first",
+        description="The bookings the caller made, filtered by status and by the slot's start.",
         parameters=[
             OpenApiParameter("status", str, enum=["CONFIRMED", "CANCELLED"]),
-            OpenApiParameter("startDate", str, description="slot starts at or after"),
-            OpenApiParameter("endDate", str, description="slot starts at or before"),
+            instant_parameter("startDate", "Only bookings whose slot starts at or after this."),
+            instant_parameter("endDate", "Only bookings whose slot starts at or before this."),
             *PAGE_PARAMETERS,
         ],
         responses={200: success(BookingOut, many=True), **errors(ValidationFailedError)},
@@ -126,6 +160,8 @@ class BookingViewSet(BookingCreateLimits, ApiViewSet):  # rate limit right after
 class BookingDetailViewSet(ApiViewSet):
     @extend_schema(
         summary="One booking: its guest, the slot's host and staff may see it",
+        description="A booking with its slot, for its guest, the slot's host and staff.",
+        parameters=[BOOKING_ID],
         responses={200: success(BookingOut), **errors(BookingNotFoundError, NotOwnerError)},
     )
     def retrieve(self, request: Request, booking_id: str) -> Response:
@@ -138,8 +174,13 @@ class BookingDetailViewSet(ApiViewSet):
 
     @extend_schema(
         summary="Cancel the caller's booking, at least the host's cutoff before the start",
+        description=(
+            "Cancels a booking of the caller, which frees its place in the slot. Allowed until "
+            "the host's cancellation cutoff before the slot's start (1 hour unless the host set "
+            'another). The optional body {"reason": "..."} is kept in the booking\'s history.'
+        ),
         request=BookingCancelIn,
-        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        parameters=[BOOKING_ID, IDEMPOTENCY_KEY_PARAMETER],
         responses={
             200: success(BookingOut),
             **errors(
@@ -179,7 +220,11 @@ class BookingDetailViewSet(ApiViewSet):
 class BookingHistoryViewSet(ApiViewSet):
     @extend_schema(
         summary="A booking's audit log, oldest first: its guest, the slot's host and staff",
-        parameters=PAGE_PARAMETERS,
+        description=(
+            "Every change of the booking (created, cancelled), who made it, from where "
+            "(API, admin, command) and why."
+        ),
+        parameters=[BOOKING_ID, *PAGE_PARAMETERS],
         responses={
             200: success(BookingEventOut, many=True),
             **errors(BookingNotFoundError, NotOwnerError, ValidationFailedError),

@@ -11,7 +11,14 @@ from rest_framework.response import Response
 
 from accounts.auth import request_user
 from core.api.fields import parse_uuid, query_dict, validate_input
-from core.api.schema import PAGE_PARAMETERS, errors, success
+from core.api.schema import (
+    PAGE_PARAMETERS,
+    UUID_SCHEMA,
+    errors,
+    instant_parameter,
+    path_id,
+    success,
+)
 from core.api.viewsets import ApiViewSet, listed, ok, paginate, request_id
 from core.errors import (
     LockTimeoutError,
@@ -51,10 +58,9 @@ from slots.services import (
 
 SLOT_CREATED = SuccessRenderer(SlotOut, status=201)
 
-LIST_PARAMETERS = [
-    OpenApiParameter("hostId", str, description="only this host's slots (uuid)"),
-    OpenApiParameter("startDate", str, description="slots starting at or after this instant"),
-    OpenApiParameter("endDate", str, description="slots starting at or before this instant"),
+FILTER_PARAMETERS = [
+    instant_parameter("startDate", "Only slots starting at or after this instant."),
+    instant_parameter("endDate", "Only slots starting at or before this instant."),
     OpenApiParameter("status", str, enum=["AVAILABLE", "BOOKED", "CANCELLED"]),
     OpenApiParameter(
         "available",
@@ -67,6 +73,11 @@ LIST_PARAMETERS = [
     ),
     *PAGE_PARAMETERS,
 ]
+LIST_PARAMETERS = [
+    OpenApiParameter("hostId", UUID_SCHEMA, description="Only this host's slots."),
+    *FILTER_PARAMETERS,
+]
+SLOT_ID = path_id("slot_id", "slot")
 
 
 def available_filter(query: dict[str, object]) -> bool | None:
@@ -77,6 +88,12 @@ def available_filter(query: dict[str, object]) -> bool | None:
 class SlotViewSet(ApiViewSet):
     @extend_schema(
         summary="Publish a slot (HOST role)",
+        description=(
+            "Creates a one-person slot of the caller, who must have the HOST role. The slot must "
+            "start in the future, end after it starts, and not overlap another of the caller's "
+            "slots that is not cancelled (touching ends are fine). Send an Idempotency-Key to "
+            "retry safely."
+        ),
         request=SlotCreateIn,
         parameters=[IDEMPOTENCY_KEY_PARAMETER],
         responses={
@@ -107,6 +124,10 @@ class SlotViewSet(ApiViewSet):
 
     @extend_schema(
         summary="List slots of every host and status, past ones included",
+        description=(
+            "Slots ordered by start time, filtered by host, time range and status. To find "
+            "bookable slots ask for status=AVAILABLE and a startDate of now."
+        ),
         parameters=LIST_PARAMETERS,
         responses={200: success(SlotOut, many=True), **errors(ValidationFailedError)},
     )
@@ -126,6 +147,11 @@ class SlotViewSet(ApiViewSet):
 class SlotDetailViewSet(ApiViewSet):
     @extend_schema(
         summary="Delete a slot, or cancel it when it has booking history",
+        description=(
+            "Only the slot's host may delete it, and not while it has a confirmed booking. A slot "
+            "whose bookings were all cancelled is kept as CANCELLED so that its history stays."
+        ),
+        parameters=[SLOT_ID],
         responses={
             200: success(DeletedOut),
             **errors(SlotNotFoundError, NotOwnerError, SlotHasBookingError, LockTimeoutError),

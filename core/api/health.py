@@ -41,6 +41,7 @@ def register_probe(name: str, probe: Callable[[], str | None]) -> None:
 class HealthViewSet(PublicApiViewSet):
     @extend_schema(
         summary="Probes the database (and Redis in queued mode)",
+        description="200 when every dependency answers; 503 UNHEALTHY with the failed checks.",
         auth=[],  # public: credentials are ignored (SPEC §1.8)
         responses={
             200: inline_serializer(

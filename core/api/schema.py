@@ -7,10 +7,12 @@ from functools import cache
 from http import HTTPStatus
 from typing import Any, ClassVar
 
+from drf_spectacular.drainage import set_override
 from drf_spectacular.extensions import (
     OpenApiAuthenticationExtension,
     OpenApiSerializerFieldExtension,
 )
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import build_array_type, build_basic_type
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -73,6 +75,16 @@ class StringFieldSchema(_FieldSchema):
     target_class = "core.api.fields.ContractField"
     match_subclasses = True  # StringField, EmailField, TimeZoneField, …
 
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        schema = super().map_serializer_field(auto_schema, direction)
+        # Lengths count after trimming where a field trims, which JSON Schema cannot say.
+        if not getattr(self.target, "trim", True):
+            if self.target.min_length is not None:
+                schema["minLength"] = self.target.min_length
+            if self.target.max_length is not None:
+                schema["maxLength"] = self.target.max_length
+        return schema
+
 
 class InstantFieldSchema(_FieldSchema):
     target_class = "core.api.fields.InstantField"
@@ -114,7 +126,7 @@ class RolesFieldSchema(OpenApiSerializerFieldExtension):
 
     def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
         item = {"type": "string", "enum": list(self.target.item.choices)}
-        return build_array_type(item, min_length=1)
+        return {**build_array_type(item), "minItems": 1}
 
 
 class ErrorDetailItem(serializers.Serializer):
@@ -136,7 +148,7 @@ class ReasonFieldSchema(OpenApiSerializerFieldExtension):
 
 
 class ErrorObject(serializers.Serializer):
-    code = serializers.CharField(help_text="Generic code, one per HTTP status (SPEC §1.3).")
+    code = serializers.CharField(help_text="Generic code, one per HTTP status.")
     reason = ReasonField(help_text="Stable machine-readable reason; branch on this.")
     message = serializers.CharField()
     details = serializers.JSONField(
@@ -165,7 +177,11 @@ def success(serializer_class: type[serializers.Serializer], *, many: bool = Fals
     }
     if many:
         fields["meta"] = PageMeta()
-        return inline_serializer(name=f"{name}ListEnvelope", fields=fields)
+        envelope = inline_serializer(name=f"{name}ListEnvelope", fields=fields)
+        # A list operation answers one envelope object whose `data` is the array; without this
+        # drf-spectacular would document an array of envelopes.
+        set_override(envelope, "many", False)
+        return envelope
     return inline_serializer(name=f"{name}Envelope", fields=fields)
 
 
@@ -219,6 +235,74 @@ def errors(
 
 
 PAGE_PARAMETERS = [
-    OpenApiParameter("page", int, description="1 to 1000000; default 1"),
-    OpenApiParameter("limit", int, description="1 to 100; default 20"),
+    OpenApiParameter(
+        "page",
+        {"type": "integer", "minimum": 1, "maximum": 1_000_000, "default": 1},
+        description="Page number, from 1.",
+    ),
+    OpenApiParameter(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+        description="Items per page.",
+    ),
 ]
+UUID_SCHEMA = {"type": "string", "format": "uuid"}
+INSTANT_SCHEMA = {"type": "string", "format": "date-time"}
+
+
+def instant_parameter(name: str, description: str, *, required: bool = False) -> OpenApiParameter:
+    """A query parameter holding an ISO 8601 instant such as 2030-01-01T10:00:00Z."""
+    return OpenApiParameter(name, INSTANT_SCHEMA, required=required, description=description)
+
+
+def path_id(name: str, what: str) -> OpenApiParameter:
+    return OpenApiParameter(
+        name, UUID_SCHEMA, location=OpenApiParameter.PATH, description=f"The {what}'s id."
+    )
+
+
+# OPERATIONS ---------------------------------------------------------------------------------
+# The tags themselves, with their descriptions, are SPECTACULAR_SETTINGS["TAGS"].
+_TAG_BY_PREFIX = [
+    ("/api/users", "users"),
+    ("/api/slots", "slots"),
+    ("/api/bookings", "bookings"),
+    ("/api/admin/analytics", "analytics"),
+]
+
+
+class ApiAutoSchema(AutoSchema):
+    """Tags by resource, descriptions only where written for users, and DELETE bodies."""
+
+    def get_tags(self) -> list[str]:
+        path = "/" + self.path.lstrip("/")
+        for prefix, tag in _TAG_BY_PREFIX:
+            if path.startswith(prefix):
+                return [tag]
+        return ["health"]
+
+    def get_description(self) -> str:  # type: ignore[override]
+        # Docstrings of views are written for developers; operations carry the descriptions
+        # given to extend_schema(description=...) only.
+        return ""
+
+    def get_request_serializer(self) -> Any:
+        # Without request= in extend_schema a DELETE has no body (our views have no
+        # serializer_class to guess from).
+        if self.method == "DELETE":
+            return None
+        return super().get_request_serializer()
+
+    def _get_request_body(self, direction: str = "request") -> Any:
+        # drf-spectacular documents bodies for POST, PUT and PATCH only; DELETE
+        # /api/bookings/{id} takes an optional one ({"reason"}), declared with request=.
+        if self.method != "DELETE" or self.get_request_serializer() is None:
+            return super()._get_request_body(direction)
+        self.method = "POST"
+        try:
+            body = super()._get_request_body(direction)
+        finally:
+            self.method = "DELETE"
+        if body:
+            body["required"] = False
+        return body

@@ -31,6 +31,7 @@ from core.errors import (
 class RootViewSet(PublicApiViewSet):
     @extend_schema(
         summary="Service name and links",
+        description="The service's name and version, and where its documentation lives.",
         auth=[],  # public: credentials are ignored (SPEC §1.8)
         responses={
             200: inline_serializer(

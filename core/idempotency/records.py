@@ -59,7 +59,7 @@ NOT_STORED_ERRORS = (IdempotencyKeyInProgressError, IdempotencyKeyReusedError)
 # For @extend_schema of the idempotent endpoints (SPEC §3.5).
 IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
     HEADER,
-    str,
+    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
     location=OpenApiParameter.HEADER,
     required=False,
     description=(

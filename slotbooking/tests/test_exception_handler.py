@@ -171,6 +171,26 @@ M4 = [
         "5",
     ),
 ]
+# Answers about the request itself rather than any endpoint: oversized request lines and
+# headers, unparsable HTTP, an admin form's failed CSRF check. They extend the catalogue.
+TRANSPORT = [
+    ("URI_TOO_LONG", 414, "URI_TOO_LONG", "The request URI is too long", None),
+    (
+        "REQUEST_HEADER_FIELDS_TOO_LARGE",
+        431,
+        "REQUEST_HEADER_FIELDS_TOO_LARGE",
+        "The request header fields are too large",
+        None,
+    ),
+    ("MALFORMED_REQUEST", 400, "BAD_REQUEST", "The request is not valid HTTP", None),
+    (
+        "CSRF_FAILED",
+        403,
+        "FORBIDDEN",
+        "The form's CSRF check failed; reload the page and try again",
+        None,
+    ),
+]
 # NOT_OWNER has one sentence per endpoint; the class is raised with the endpoint's own.
 NOT_OWNER_MESSAGES = [
     "You can only delete your own slots",
@@ -191,7 +211,7 @@ def _import_m2_errors() -> None:
 
 
 _import_m2_errors()
-CATALOGUE = M1 + [row for row in M2 if row[0] in DomainError.by_reason] + M4
+CATALOGUE = M1 + [row for row in M2 if row[0] in DomainError.by_reason] + M4 + TRANSPORT
 
 
 def handle(exc: Exception):
@@ -206,7 +226,7 @@ def test_every_m1_reason_of_the_catalogue_has_its_class():
 
 
 def test_no_class_claims_a_reason_the_catalogue_does_not_list():
-    listed = {row[0] for row in M1 + M2 + M4} | {"NOT_OWNER"}
+    listed = {row[0] for row in M1 + M2 + M4 + TRANSPORT} | {"NOT_OWNER"}
 
     assert set(DomainError.by_reason) - listed == set()
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import select
 
+import psycopg
 from django.db.backends.postgresql import base
 
 
@@ -34,7 +35,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
             return
         try:
             dead = self.connection.closed or _hung_up(self.connection.fileno())
-        except (OSError, ValueError, base.Database.Error):
+        except (OSError, ValueError, psycopg.Error):
             dead = True
         if dead:
             self.close()
