@@ -116,7 +116,15 @@ def booking_csv_stream(
     try:
         with transaction.atomic():
             set_statement_timeout(settings.ANALYTICS_STATEMENT_TIMEOUT)
-            yield from booking_csv_lines(bookings.iterator(chunk_size=CHUNK_ROWS))
+            rows = bookings.iterator(chunk_size=CHUNK_ROWS)
+            lines = booking_csv_lines(rows)
+            try:
+                yield from lines
+            finally:
+                # A reader that stops early (a client hanging up) closes this generator: the
+                # server-side cursor must be closed now, while its transaction still exists.
+                lines.close()
+                rows.close()
     except DatabaseError as exc:
         error = translate_database_error(exc)  # QUERY_TIMEOUT, DATABASE_UNAVAILABLE
         if error is None:
