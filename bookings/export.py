@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable
 from datetime import datetime
 from uuid import UUID
 
@@ -65,7 +65,7 @@ def booking_csv_row(booking: Booking) -> list[str]:
     return [csv_cell(value) for value in values]
 
 
-def booking_csv_lines(bookings: Iterable[Booking]) -> Iterator[str]:
+def booking_csv_lines(bookings: Iterable[Booking]) -> Generator[str, None, None]:
     """The header, then one RFC 4180 line (CRLF) per booking, produced lazily."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)  # excel dialect: quotes where needed, CRLF line ends
@@ -116,7 +116,16 @@ def booking_csv_stream(
     try:
         with transaction.atomic():
             set_statement_timeout(settings.ANALYTICS_STATEMENT_TIMEOUT)
-            yield from booking_csv_lines(bookings.iterator(chunk_size=CHUNK_ROWS))
+            rows = bookings.iterator(chunk_size=CHUNK_ROWS)
+            lines = booking_csv_lines(rows)
+            try:
+                yield from lines
+            finally:
+                # A reader that stops early (a client hanging up) closes this generator: the
+                # server-side cursor must be closed now, while its transaction still exists.
+                lines.close()
+                if isinstance(rows, Generator):  # QuerySet.iterator() is one
+                    rows.close()
     except DatabaseError as exc:
         error = translate_database_error(exc)  # QUERY_TIMEOUT, DATABASE_UNAVAILABLE
         if error is None:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 
 from accounts.tests.factories import HostFactory, UserFactory
 from bookings.models import Booking, BookingStatus
@@ -180,6 +181,7 @@ def test_a_time_zone_moves_the_day_boundaries_as_in_the_analytics(staff_api):
     assert named["Content-Disposition"] == (
         'attachment; filename="bookings-2026-03-11-2026-03-11.csv"'
     )
+    assert len(rows(named)) == 2
 
 
 # The §9.1 rules and messages ---------------------------------------------------------------------
@@ -249,6 +251,7 @@ def test_the_range_is_capped_like_the_analytics(staff_api, settings):
         too_long, [{"path": "endDate", "message": "Date range must not exceed 366 days"}]
     )
     assert longest.status_code == 200
+    assert rows(longest) == [COLUMNS]
     assert_invalid(eight, [{"path": "endDate", "message": "Date range must not exceed 7 days"}])
 
 
@@ -291,3 +294,16 @@ def test_statuses_cover_every_booking_status(staff_api):
     statuses = {row[1] for row in rows(export(staff_api))[1:]}
 
     assert statuses == set(BookingStatus.values)
+
+
+def test_a_reader_that_stops_early_ends_the_read_transaction(staff_api):
+    for hour in range(3):
+        book(at=DAY.replace(hour=hour))
+    response = export(staff_api)
+
+    first = next(iter(response.streaming_content))
+    response.close()  # what the server does when the client hangs up
+
+    assert first.startswith(b"bookingId,")
+    assert connection.in_atomic_block  # the test's own transaction only
+    assert len(connection.savepoint_ids) == 0
