@@ -13,7 +13,7 @@ HOST ?= 127.0.0.1
 export PORT
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help venv db db-stop redis redis-stop services migrate static seed run test lint fmt bench worker clean
+.PHONY: help venv db db-stop redis redis-stop services migrate static seed run test lint docs fmt bench worker clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -58,7 +58,7 @@ seed: migrate  ## load the demo data (idempotent) and print the demo users' toke
 	@$(MANAGE) seed_demo --tokens
 
 run: migrate static  ## serve the API and admin on PORT; BOOKING_MODE=queued adds Redis and the workers
-	@# Sync mode needs no Redis: start it only when the queue is on (SPEC §11.1).
+	@# Sync mode needs no Redis: start it only when the queue is on.
 	@if [ "$$($(MANAGE) shell -c 'from django.conf import settings; print(settings.BOOKING_MODE)' 2>/dev/null)" = queued ]; then \
 		$(MAKE) --no-print-directory redis; fi
 	@$(MANAGE) seed_demo --tokens
@@ -68,7 +68,7 @@ run: migrate static  ## serve the API and admin on PORT; BOOKING_MODE=queued add
 	@echo "Admin:   http://$(HOST):$(PORT)/admin/  (create a login: $(MANAGE) create_staff --email you@example.com --name You --superuser --password-from-env ADMIN_PASSWORD)"
 	@echo "Stop with Ctrl-C; the embedded database keeps running for the next run (make db-stop)."
 	@echo
-	@# Queued mode: the booking workers run beside gunicorn and stop with it (SPEC §11.2).
+	@# Queued mode: the booking workers run beside gunicorn and stop with it.
 	@$(MANAGE) run_booking_workers --if-queued --loglevel warning & workers=$$!; \
 	trap 'kill $$workers 2>/dev/null; wait $$workers' EXIT; \
 	$(VENV)/bin/gunicorn slotbooking.wsgi -c slotbooking/gunicorn_conf.py --bind $(HOST):$(PORT) --log-level warning
@@ -109,6 +109,9 @@ lint: venv  ## ruff, formatting, mypy and the import contracts (lint-imports)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/lint-imports
+
+docs: venv  ## write docs/api.md from the OpenAPI schema (a test fails when it is stale)
+	$(PY) -m core.api.reference > docs/api.md
 
 fmt: venv  ## fix what ruff can fix, then format
 	$(VENV)/bin/ruff check --fix .

@@ -1,4 +1,4 @@
-"""The audit log: one append-only booking_events row per booking state change (SPEC §10.6)."""
+"""The audit log: one append-only booking_events row per booking state change."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ REASON_MAX_LENGTH = 500
 
 
 def event_reason(*, reason: str | None, staff_override: bool) -> str | None:
-    """The stored reason; a staff cancellation inside the cutoff says so (SPEC §10.6)."""
+    """The stored reason; a staff cancellation inside the cutoff says so."""
     if not staff_override:
         return reason or None
     if not reason:

@@ -1,4 +1,4 @@
-"""booking_request(): POST /api/bookings in sync or queued mode (SPEC §7).
+"""booking_request(): POST /api/bookings in sync or queued mode.
 
 The only code that reads BOOKING_MODE. Sync mode calls booking_create() in the request. Queued
 mode runs the unlocked pre-read here, claims a key (the client's, or a server uuid), publishes the
@@ -62,7 +62,7 @@ def booking_queue_name(partition: int) -> str:
 def booking_request(
     *, scope: IdempotencyScope, slot_id: UUID, request_id: str | None = None
 ) -> Outcome:
-    """Book `slot_id` for the scope's user; return the answer to send (SPEC §3.4.1, §7.2).
+    """Book `slot_id` for the scope's user; return the answer to send.
 
     Raises what booking_create raises, plus (queued) QueueUnavailableError, QueueTimeoutError.
     """

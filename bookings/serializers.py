@@ -1,4 +1,4 @@
-"""Wire shapes of bookings (SPEC §3.0, §3.4)."""
+"""Wire shapes of bookings."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ class BookingCancelIn(serializers.Serializer):
 
 
 class BookingEventOut(serializers.Serializer):
-    """One audit event (SPEC §10.6)."""
+    """One audit event."""
 
     id = serializers.UUIDField()
     createdAt = InstantField(source="created_at")

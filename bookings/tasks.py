@@ -1,4 +1,4 @@
-"""Celery tasks of the bookings app: thin shells around the services (SPEC §7.2).
+"""Celery tasks of the bookings app: thin shells around the services.
 
 A DomainError is an answer, not a task failure: it is stored in the idempotency record (business
 4xx) or returned as data (5xx), never raised, so nothing is retried by Celery itself.
@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 def enqueue_after_commit(task: Task, *args: Any, queue: str = "default") -> None:
     """Publish `task` once the current transaction commits, never if it rolls back: nobody
-    hears of a change that did not happen (SPEC §6.2). Outside a transaction: at once.
+    hears of a change that did not happen. Outside a transaction: at once.
     robust=True: a broker hiccup must not turn a committed change into a 500."""
     transaction.on_commit(partial(task.apply_async, args=args, queue=queue), robust=True)
 

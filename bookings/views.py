@@ -1,4 +1,4 @@
-"""Booking endpoints (SPEC §3.4)."""
+"""Booking endpoints."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from bookings.errors import (
     QueueUnavailableError,
     SlotInPastError,
 )
-from bookings.selectors import booking_event_list, booking_get, booking_list_for_user
+from bookings.selectors import booking_event_list, booking_get_for_viewer, booking_list_for_user
 from bookings.serializers import (
     BookingCancelIn,
     BookingCreateIn,
@@ -44,7 +44,6 @@ from core.idempotency.records import (
 )
 from slots.errors import SlotNotAvailableError, SlotNotFoundError
 
-NOT_BOOKING_VIEWER = "You can only view your own bookings"
 BOOKING_CANCELLED = SuccessRenderer(BookingOut, status=200)
 
 
@@ -108,11 +107,11 @@ class BookingDetailViewSet(ApiViewSet):
         responses={200: success(BookingOut), **errors(BookingNotFoundError, NotOwnerError)},
     )
     def retrieve(self, request: Request, booking_id: str) -> Response:
-        booking = booking_get(booking_id=parse_uuid(booking_id))
-        caller = request_user(request)
-        allowed = caller.pk in (booking.user_id, booking.slot.host_id)
-        if not allowed and not has_staff_privileges(request):
-            raise NotOwnerError(NOT_BOOKING_VIEWER)
+        booking = booking_get_for_viewer(
+            booking_id=parse_uuid(booking_id),
+            viewer_id=request_user(request).pk,
+            staff=has_staff_privileges(request),
+        )
         return ok(BookingOut(booking).data)
 
     @extend_schema(
@@ -165,11 +164,11 @@ class BookingHistoryViewSet(ApiViewSet):
         },
     )
     def list(self, request: Request, booking_id: str) -> Response:
-        booking = booking_get(booking_id=parse_uuid(booking_id))
-        caller = request_user(request)
-        allowed = caller.pk in (booking.user_id, booking.slot.host_id)
-        if not allowed and not has_staff_privileges(request):
-            raise NotOwnerError(NOT_BOOKING_VIEWER)
+        booking = booking_get_for_viewer(
+            booking_id=parse_uuid(booking_id),
+            viewer_id=request_user(request).pk,
+            staff=has_staff_privileges(request),
+        )
         query = validate_input(PageQuery, query_dict(request.query_params))
         events = booking_event_list(booking_id=booking.pk)
         rows, meta = paginate(events, page=query["page"], limit=query["limit"])

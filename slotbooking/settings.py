@@ -166,7 +166,7 @@ DATABASES["default"]["TEST"] = {"NAME": os.environ.get("DATABASE_TEST_NAME") or 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
-# Email is unique ignoring case through a unique index on lower(email) (SPEC I9), which Django's
+# Email is unique ignoring case through a unique index on lower(email), which Django's
 # check for a plain unique USERNAME_FIELD does not recognise.
 SILENCED_SYSTEM_CHECKS = ["auth.E003", "auth.W004"]
 AUTH_PASSWORD_VALIDATORS = [
@@ -176,7 +176,7 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # I18N AND TIME --------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"  # the server's own zone never affects a result (SPEC §1.6)
+TIME_ZONE = "UTC"  # the server's own zone never affects a result
 USE_I18N = False
 USE_TZ = True
 
@@ -192,7 +192,7 @@ STORAGES = {
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024  # SPEC §1.1: larger bodies get 413
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024  # larger bodies get 413 PAYLOAD_TOO_LARGE
 
 CORS_ALLOWED_ORIGINS_RAW = env_list("CORS_ALLOWED_ORIGINS", default="*")
 if CORS_ALLOWED_ORIGINS_RAW == ["*"]:
@@ -241,7 +241,7 @@ if os.environ.get("SLOTBOOKING_TEST_WORKER") == "1":
         "BOOKING_TEST_DELAY_BEFORE_WRITE", default=0, low=0, high=60, integer=False
     )
 
-# Queued mode (SPEC §7). Only bookings/dispatch.py reads BOOKING_MODE.
+# Queued mode. Only bookings/dispatch.py reads BOOKING_MODE.
 _use_booking_queue = env_bool("USE_BOOKING_QUEUE", default=False)
 if os.environ.get("BOOKING_MODE", "").strip():
     BOOKING_MODE = env_choice("BOOKING_MODE", choices=("sync", "queued"), default="sync")
@@ -260,7 +260,7 @@ BOOKING_QUEUE_PUBLISH_TIMEOUT = env_number(
     "BOOKING_QUEUE_PUBLISH_TIMEOUT", default=2, low=0.1, high=60, integer=False
 )
 
-# Idempotency keys (SPEC §8).
+# Idempotency keys.
 IDEMPOTENCY_KEY_TTL_HOURS = env_number(
     "IDEMPOTENCY_KEY_TTL_HOURS", default=24, low=0.01, high=8760, integer=False
 )
@@ -293,7 +293,7 @@ CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# SPEC §7.5: a task is acknowledged only once it has run, and comes back if its worker dies;
+# A task is acknowledged only once it has run, and comes back if its worker dies;
 # each worker holds one message at a time, so a partition's tasks run in queue order.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -1,4 +1,4 @@
-"""The slots' audit log: one append-only slot_events row per slot state change (SPEC §10.6)."""
+"""The slots' audit log: one append-only slot_events row per slot state change."""
 
 from __future__ import annotations
 

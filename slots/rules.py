@@ -1,4 +1,4 @@
-"""Rules of a slot's times, shared by the API's validation and slot_create (SPEC §3.3.1)."""
+"""Rules of a slot's times, shared by the API's validation and slot_create."""
 
 from __future__ import annotations
 

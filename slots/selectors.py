@@ -18,7 +18,7 @@ def slot_list(
     end_date: datetime | None = None,
     status: str | None = None,
 ) -> QuerySet[Slot]:
-    """Slots of every status, filtered on their start; ordered by start, then id (SPEC §3.3.2)."""
+    """Slots of every status, filtered on their start; ordered by start, then id."""
     slots = Slot.objects.select_related("host")
     if host_id is not None:
         slots = slots.filter(host_id=host_id)

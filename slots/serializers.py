@@ -1,4 +1,4 @@
-"""Wire shapes of slots (SPEC §3.0, §3.3)."""
+"""Wire shapes of slots."""
 
 from __future__ import annotations
 

@@ -41,7 +41,7 @@ def register_probe(name: str, probe: Callable[[], str | None]) -> None:
 class HealthViewSet(PublicApiViewSet):
     @extend_schema(
         summary="Probes the database (and Redis in queued mode)",
-        auth=[],  # public: credentials are ignored (SPEC §1.8)
+        auth=[],  # public: credentials are ignored
         responses={
             200: inline_serializer(
                 "HealthEnvelope",

@@ -1,4 +1,4 @@
-"""Request ids and the one log line per request (SPEC §1.1, §11.1)."""
+"""Request ids and the one log line per request."""
 
 from __future__ import annotations
 

@@ -29,7 +29,7 @@ from core.errors import (
 class RootViewSet(PublicApiViewSet):
     @extend_schema(
         summary="Service name and links",
-        auth=[],  # public: credentials are ignored (SPEC §1.8)
+        auth=[],  # public: credentials are ignored
         responses={
             200: inline_serializer(
                 "RootEnvelope",

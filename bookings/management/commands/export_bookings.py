@@ -1,4 +1,4 @@
-"""manage.py export_bookings: the bookings CSV of SPEC §10.4, streamed in constant memory."""
+"""manage.py export_bookings: the bookings CSV, streamed in constant memory."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ CHUNK = 2000
 
 class Command(BaseCommand):
     help = (
-        "Write bookings as CSV (SPEC §10.4: one row per booking, ordered by createdAt then id; "
+        "Write bookings as CSV (one row per booking, ordered by createdAt then id; "
         "cells that would start a spreadsheet formula get a leading '). Filters: --from/--to "
         "(days of createdAt in --tz, like the analytics), --status, --host. Rows are streamed "
         "from the database, so memory stays constant. --output - (default) is stdout. "

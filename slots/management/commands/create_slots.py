@@ -17,6 +17,7 @@ from core.cli.kit import (
 )
 from core.db.instants import format_instant
 from core.errors import DomainError, ValidationFailedError
+from core.limits import SLOT_DURATION_MAX_MINUTES, SLOT_DURATION_MIN_MINUTES
 from slots.errors import SlotOverlapError
 from slots.services import WEEKDAYS, SlotRule, slot_bulk_create
 
@@ -43,7 +44,7 @@ def _weekdays(value: str) -> list[str]:
 class Command(BaseCommand):
     help = (
         "Publish a host's slots for every listed weekday and local start time between two dates "
-        "(SPEC §12.6), in one transaction through slot_bulk_create. Times are wall-clock times in "
+        "in one transaction through slot_bulk_create. Times are wall-clock times in "
         "--tz (default: the host's zone): a time in a spring-forward gap is skipped "
         "(NONEXISTENT_LOCAL_TIME), an ambiguous fall-back time takes its first occurrence, and "
         "past occurrences are skipped. If an occurrence overlaps an existing slot nothing is "
@@ -57,7 +58,12 @@ class Command(BaseCommand):
         parser.add_argument("--to", dest="end", required=True, type=calendar_day)
         parser.add_argument("--weekdays", required=True, type=_weekdays, help="e.g. MON,WED")
         parser.add_argument("--times", required=True, type=_times, help="e.g. 09:00,14:00")
-        parser.add_argument("--duration", required=True, type=int, help="minutes (5-1440)")
+        parser.add_argument(
+            "--duration",
+            required=True,
+            type=int,
+            help=f"minutes ({SLOT_DURATION_MIN_MINUTES}-{SLOT_DURATION_MAX_MINUTES})",
+        )
         parser.add_argument("--tz", help="IANA time zone of the times (default: the host's)")
         parser.add_argument("--capacity", type=int, default=1, help="places per slot (1)")
         parser.add_argument("--skip-conflicts", action="store_true", help="skip overlaps")
