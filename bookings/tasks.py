@@ -14,7 +14,11 @@ from uuid import UUID
 from celery import Task, shared_task
 from django.db import transaction
 
+from bookings.renderers import BOOKING_CREATED
+from bookings.services import booking_create
+from core.api.exception_handler import as_domain_error
 from core.audit import EventSource
+from core.context import request_context
 from core.idempotency.records import (
     ClaimLostError,
     IdempotencyClaim,
@@ -46,11 +50,12 @@ def booking_create_task(payload: dict[str, Any]) -> dict[str, Any]:
     Returns {"status", "body"} (the stored answer), {"error": payload} (not stored: 5xx), or
     {"lost": true} (the claim was withdrawn or taken over, nothing to report).
     """
-    # Services and dispatch import this module: import them late.
-    from bookings.dispatch import BOOKING_CREATED
-    from bookings.services import booking_create
-    from core.api.exception_handler import as_domain_error
+    # The API's request id, so that the audit row and the worker's log lines name the request.
+    with request_context(payload.get("requestId")):
+        return _booking_create(payload)
 
+
+def _booking_create(payload: dict[str, Any]) -> dict[str, Any]:
     claim = IdempotencyClaim(
         record_id=UUID(payload["recordId"]),
         attempt=UUID(payload["attempt"]),

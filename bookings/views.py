@@ -20,6 +20,7 @@ from bookings.errors import (
     QueueUnavailableError,
     SlotInPastError,
 )
+from bookings.renderers import BOOKING_CANCELLED
 from bookings.selectors import booking_event_list, booking_get_for_viewer, booking_list_for_user
 from bookings.serializers import (
     BookingCancelIn,
@@ -31,20 +32,17 @@ from bookings.serializers import (
 from bookings.services import booking_cancel
 from core.api.fields import parse_uuid, query_dict, validate_input
 from core.api.schema import PAGE_PARAMETERS, errors, success
-from core.api.viewsets import ApiViewSet, PageQuery, listed, ok, paginate, request_id
+from core.api.viewsets import ApiViewSet, PageQuery, listed, ok, paginate
 from core.errors import LockTimeoutError, NotOwnerError, ValidationFailedError
 from core.idempotency.records import (
     IDEMPOTENCY_ERRORS,
     IDEMPOTENCY_KEY_PARAMETER,
     IdempotencyScope,
     Outcome,
-    SuccessRenderer,
     idempotent_response,
     recorded,
 )
 from slots.errors import SlotNotAvailableError, SlotNotFoundError
-
-BOOKING_CANCELLED = SuccessRenderer(BookingOut, status=200)
 
 
 class BookingViewSet(ApiViewSet):
@@ -72,9 +70,7 @@ class BookingViewSet(ApiViewSet):
     def create(self, request: Request) -> HttpResponse:
         def run(scope: IdempotencyScope) -> Outcome:
             data = validate_input(BookingCreateIn, request.data)
-            return booking_request(
-                scope=scope, slot_id=data["slotId"], request_id=request_id(request)
-            )
+            return booking_request(scope=scope, slot_id=data["slotId"])
 
         user_id = request_user(request).pk
         return idempotent_response(request, user_id=user_id, route="/api/bookings", run=run)
@@ -145,7 +141,6 @@ class BookingDetailViewSet(ApiViewSet):
                     booking_id=parsed,
                     actor_id=user_id,
                     reason=reason,
-                    request_id=request_id(request),
                     idempotency=claim,
                 ),
             )

@@ -367,7 +367,15 @@ LOGGING = {
         "json": {"()": "core.logging.formatters.JsonFormatter"},
         "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    # Every line logged while serving a request or queued task names its request id.
+    "filters": {"request_id": {"()": "core.logging.filters.RequestIdFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # Our own request log replaces Django's; it never prints bodies or Authorization.

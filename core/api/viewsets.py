@@ -54,11 +54,6 @@ def paginate(items: QuerySet[Any], *, page: int, limit: int) -> tuple[list[Any],
     return rows, {"page": page, "limit": limit, "total": total}
 
 
-def request_id(request: Request) -> str | None:
-    """The request's X-Request-Id (RequestIdMiddleware), for the audit log."""
-    return getattr(request._request, "request_id", None)
-
-
 def ok(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response({"success": True, "data": data}, status=status, headers=headers)
 
