@@ -8,23 +8,35 @@ VENV := .venv
 PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 export SLOTBOOKING_DATA_DIR ?= $(CURDIR)/var
+# Every target here is a development checkout, even against an existing DATABASE_URL: a
+# generated secret key is fine. Deployments (the Docker image) run with DJANGO_ENV=production.
+export DJANGO_ENV ?= development
 PORT ?= 3000
 HOST ?= 127.0.0.1
 export PORT
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help venv db db-stop redis redis-stop services migrate static seed run test lint docs fmt bench worker clean
+.PHONY: help venv db db-stop redis redis-stop services migrate static seed run test lint lock docs fmt bench worker clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
 
-venv: $(INSTALLED)  ## create .venv and install the pinned requirements (skipped when up to date)
+venv: $(INSTALLED)  ## create .venv and install the locked requirements (skipped when up to date)
 
+# requirements.txt (runtime) and requirements-dev.txt (tests, lint) are lock files: every package
+# pinned with its hashes, written by `make lock` from requirements.in and requirements-dev.in.
 $(INSTALLED): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes \
+		-r requirements.txt -r requirements-dev.txt
 	@touch $@
+
+PIP_COMPILE := $(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links
+
+lock: venv  ## regenerate the hashed lock files from requirements.in and requirements-dev.in
+	$(PIP_COMPILE) --output-file requirements.txt requirements.in
+	$(PIP_COMPILE) --output-file requirements-dev.txt requirements-dev.in
 
 db: venv  ## start the embedded PostgreSQL unless DATABASE_URL is set
 	@if [ -z "$$DATABASE_URL" ]; then \

@@ -66,8 +66,11 @@ def env_list(name: str, *, default: str) -> list[str]:
 def dev_server_url(service: str) -> str:
     """The URL of the development server (devserver/embedded.py) of `service`, the default when
     DATABASE_URL or REDIS_URL is unset. Imported only then: production never loads it."""
-    from devserver import embedded
-
+    try:
+        from devserver import embedded
+    except ImportError:  # an image without the development servers
+        variable = "DATABASE_URL" if service == "postgres" else "REDIS_URL"
+        raise ImproperlyConfigured(f"{variable} must be set") from None
     return embedded.database_url() if service == "postgres" else embedded.redis_url()
 
 
@@ -77,10 +80,26 @@ SLOTBOOKING_DATA_DIR = Path(os.environ.get("SLOTBOOKING_DATA_DIR") or BASE_DIR /
 VERSION = "1.0.0"
 
 
+# development: a checkout on one machine (the default while DATABASE_URL is unset, i.e. on the
+# embedded servers); production: anything else. Production refuses to start without its own
+# DJANGO_SECRET_KEY, so that every process of a deployment signs with the same key.
+DJANGO_ENV = env_choice(
+    "DJANGO_ENV",
+    choices=("development", "production"),
+    default="production" if os.environ.get("DATABASE_URL") else "development",
+)
+
+
 def _secret_key() -> str:
     if os.environ.get("DJANGO_SECRET_KEY"):
         return os.environ["DJANGO_SECRET_KEY"]
-    # Generated once per data dir, so sessions survive restarts without a key in the repo.
+    if DJANGO_ENV != "development":
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is required when DJANGO_ENV is production (the default when "
+            "DATABASE_URL is set): generate one with "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`"
+        )
+    # Development: generated once per data dir, so sessions survive restarts.
     key_file = SLOTBOOKING_DATA_DIR / "secret_key"
     if not key_file.exists():
         key_file.parent.mkdir(parents=True, exist_ok=True)
@@ -192,6 +211,16 @@ STORAGES = {
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Behind TLS (`manage.py check --deploy` is clean with all of these on). Off by default, since
+# `make run` serves plain HTTP on localhost.
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = int(env_number("DJANGO_SECURE_HSTS_SECONDS", default=0, low=0, high=63072000))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", default=False)
+if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
+    # The proxy in front sets X-Forwarded-Proto: only then may Django trust it.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024  # larger bodies get 413 PAYLOAD_TOO_LARGE
 
 CORS_ALLOWED_ORIGINS_RAW = env_list("CORS_ALLOWED_ORIGINS", default="*")
@@ -289,6 +318,15 @@ if CELERY_VISIBILITY_TIMEOUT <= IDEMPOTENCY_CLAIM_TTL:
         f"CELERY_VISIBILITY_TIMEOUT ({CELERY_VISIBILITY_TIMEOUT:g}) must exceed "
         f"IDEMPOTENCY_CLAIM_TTL ({IDEMPOTENCY_CLAIM_TTL:g})"
     )
+# The cache: Redis, so that anything counted per user is shared by every web and worker process.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env.str("CACHE_URL", default="") or REDIS_URL,
+        "KEY_PREFIX": "slotbooking",
+        "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2},
+    }
+}
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
