@@ -3,16 +3,29 @@ the same requests must get the same answers, so the two modes cannot drift apart
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 
 import pytest
 
+from accounts.locks import user_lock
+from accounts.models import User
 from accounts.tests.factories import HostFactory, UserFactory
 from bookings.models import Booking, BookingEvent, BookingStatus
 from bookings.services import booking_cancel, booking_create
 from bookings.tests.invariants import assert_booking_invariants
 from core.db.instants import now_ms
-from slotbooking.tests.concurrency import http_call, run_at_once
+from slotbooking.tests.concurrency import (
+    HttpAnswer,
+    LocksHeld,
+    answers,
+    assert_overlapped,
+    http_call,
+    outcomes,
+    run_at_once,
+    slot_locks,
+)
 from slotbooking.tests.envelopes import assert_error
 from slots.models import Slot, SlotStatus
 from slots.tests.factories import SlotFactory
@@ -208,4 +221,143 @@ def test_thirty_concurrent_requests_on_one_slot_book_it_once(live_server, bookin
     assert [a.result.status for a in attempts].count(201) == 1
     assert {a.result.reason for a in attempts if a.result.status != 201} == {"SLOT_NOT_AVAILABLE"}
     assert Booking.objects.filter(slot=slot, status=BookingStatus.CONFIRMED).count() == 1
+    assert_booking_invariants()
+
+
+# Concurrent clients over real HTTP, both modes ----------------------------------------------------
+def post_booking(server: str, user: User, slot: Slot) -> Callable[[], HttpAnswer]:
+    return partial(
+        http_call, "POST", f"{server}/api/bookings", user_id=user.pk, body={"slotId": str(slot.pk)}
+    )
+
+
+def test_ten_clients_posting_one_slot_at_once_get_one_201_and_nine_409_slot_not_available(
+    live_server, settings, booking_mode
+):
+    settings.BOOKING_TEST_DELAY_BEFORE_WRITE = 0.3  # the winner stays in its transaction
+    slot = SlotFactory.create()
+    guests = UserFactory.create_batch(10)
+
+    attempts = run_at_once([post_booking(live_server.url, g, slot) for g in guests], connect=False)
+
+    assert_overlapped(attempts)
+    assert outcomes(attempts) == {(201, None): 1, (409, "SLOT_NOT_AVAILABLE"): 9}
+    (created,) = [a for a in answers(attempts) if a.status == 201]
+    assert created.body["data"]["slot"]["status"] == "BOOKED"
+    assert all(
+        a.body["error"]["message"] == "Slot is no longer available"
+        for a in answers(attempts)
+        if a.status == 409
+    )
+    assert Booking.objects.filter(slot=slot, status=BookingStatus.CONFIRMED).count() == 1
+    assert Slot.objects.get(pk=slot.pk).status == SlotStatus.BOOKED
+    assert_booking_invariants()
+
+
+# Sync mode only: the test holds the row locks, so the web transactions must queue behind them --
+def test_ten_clients_queued_on_the_slot_lock_get_one_201_and_nine_409(live_server):
+    slot = SlotFactory.create()
+    guests = UserFactory.create_batch(10)
+
+    with LocksHeld(slot_locks(slot), release_when_waiting=10):
+        attempts = run_at_once(
+            [post_booking(live_server.url, g, slot) for g in guests], connect=False
+        )
+
+    assert_overlapped(attempts)
+    assert outcomes(attempts) == {(201, None): 1, (409, "SLOT_NOT_AVAILABLE"): 9}
+    assert_booking_invariants()
+
+
+def test_twenty_clients_on_five_slots_of_one_host_get_five_201_and_fifteen_409(live_server):
+    host = HostFactory.create()
+    slots = [SlotFactory.create(host=host) for _ in range(5)]
+    guests = UserFactory.create_batch(20)
+    calls = [post_booking(live_server.url, g, slots[i % 5]) for i, g in enumerate(guests)]
+
+    with LocksHeld(slot_locks(*slots), release_when_waiting=20):
+        attempts = run_at_once(calls, connect=False)
+
+    assert_overlapped(attempts)
+    assert outcomes(attempts) == {(201, None): 5, (409, "SLOT_NOT_AVAILABLE"): 15}
+    booked = sorted(a.body["data"]["slotId"] for a in answers(attempts) if a.status == 201)
+    assert booked == sorted(str(s.pk) for s in slots)  # one per slot
+    assert_booking_invariants()
+
+
+def test_twenty_clients_booking_twenty_different_slots_at_once_all_get_201(
+    live_server, settings, booking_mode
+):
+    settings.BOOKING_TEST_DELAY_BEFORE_WRITE = 0.3
+    slots = [SlotFactory.create() for _ in range(20)]
+    guests = UserFactory.create_batch(20)
+    calls = [post_booking(live_server.url, g, s) for g, s in zip(guests, slots, strict=True)]
+
+    attempts = run_at_once(calls, connect=False)
+
+    assert_overlapped(attempts)
+    assert outcomes(attempts) == {(201, None): 20}
+    assert_booking_invariants()
+
+
+def test_one_client_posting_six_slots_of_six_hosts_at_once_gets_five_201_and_one_409(
+    live_server, settings
+):
+    settings.MAX_ACTIVE_BOOKINGS = 5
+    guest = UserFactory.create()
+    slots = [SlotFactory.create() for _ in range(6)]
+
+    with LocksHeld(partial(user_lock, user_id=guest.pk), release_when_waiting=6):
+        attempts = run_at_once(
+            [post_booking(live_server.url, guest, s) for s in slots], connect=False
+        )
+
+    assert_overlapped(attempts)
+    assert outcomes(attempts) == {(201, None): 5, (409, "MAX_ACTIVE_BOOKINGS"): 1}
+    (refused,) = [a for a in answers(attempts) if a.status == 409]
+    assert refused.body["error"]["message"] == "You have reached the maximum of 5 active bookings"
+    assert_booking_invariants()
+
+
+def test_one_client_posting_two_slots_of_one_host_at_once_gets_201_and_409_host_already_booked(
+    live_server,
+):
+    guest = UserFactory.create()
+    host = HostFactory.create()
+    slots = [SlotFactory.create(host=host) for _ in range(2)]
+
+    with LocksHeld(partial(user_lock, user_id=guest.pk), release_when_waiting=2):
+        attempts = run_at_once(
+            [post_booking(live_server.url, guest, s) for s in slots], connect=False
+        )
+
+    assert_overlapped(attempts)
+    assert outcomes(attempts) == {(201, None): 1, (409, "HOST_ALREADY_BOOKED"): 1}
+    assert_booking_invariants()
+
+
+def test_a_booking_post_behind_a_held_slot_lock_gets_503_lock_timeout_and_writes_nothing(
+    live_server, settings
+):
+    settings.BOOKING_LOCK_TIMEOUT = 0.5
+    slot = SlotFactory.create()
+    guest = UserFactory.create()
+
+    # Held until the request has been answered, so the wait must exceed the lock timeout.
+    with LocksHeld(slot_locks(slot)):
+        answer = post_booking(live_server.url, guest, slot)()
+
+    assert answer.status == 503
+    assert answer.headers.get("Retry-After") == "1"
+    assert answer.body == {
+        "success": False,
+        "error": {
+            "code": "SERVICE_UNAVAILABLE",
+            "reason": "LOCK_TIMEOUT",
+            "message": "The server is busy, please try again",
+        },
+    }
+    assert not Booking.objects.exists()
+    slot.refresh_from_db()
+    assert (slot.status, slot.booked_count) == (SlotStatus.AVAILABLE, 0)
     assert_booking_invariants()
