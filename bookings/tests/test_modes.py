@@ -3,21 +3,19 @@ the same requests must get the same answers, so the two modes cannot drift apart
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
 
 import pytest
 
 from accounts.locks import user_lock
-from accounts.models import User
 from accounts.tests.factories import HostFactory, UserFactory
 from bookings.models import Booking, BookingEvent, BookingStatus
 from bookings.services import booking_cancel, booking_create
+from bookings.tests.factories import post_booking
 from bookings.tests.invariants import assert_booking_invariants
 from core.db.instants import now_ms
 from slotbooking.tests.concurrency import (
-    HttpAnswer,
     LocksHeld,
     answers,
     assert_overlapped,
@@ -36,14 +34,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 BOOKING_KEYS = ["id", "slotId", "userId", "status", "cancelledAt", "slot", "createdAt", "updatedAt"]
 
 
-def book(api, user, slot_id, **extra):
-    return api.as_user(user).post_json("/api/bookings", {"slotId": str(slot_id)}, **extra)
-
-
 def test_a_guest_booking_a_slot_gets_201_with_the_booked_slot(api, guest, booking_mode):
     slot = SlotFactory.create()
 
-    response = book(api, guest, slot.pk)
+    response = post_booking(api, guest, slot.pk)
 
     assert response.status_code == 201, response.content
     assert response.headers["Content-Type"] == "application/json; charset=utf-8"
@@ -63,8 +57,8 @@ def test_one_job_books_and_a_second_job_for_the_slot_gets_409(api, booking_mode)
     slot = SlotFactory.create()
     first, second = UserFactory.create_batch(2)
 
-    one = book(api, first, slot.pk)
-    two = book(api, second, slot.pk)
+    one = post_booking(api, first, slot.pk)
+    two = post_booking(api, second, slot.pk)
 
     assert one.status_code == 201
     assert_error(two, 409, "CONFLICT", "SLOT_NOT_AVAILABLE", "Slot is no longer available")
@@ -72,7 +66,7 @@ def test_one_job_books_and_a_second_job_for_the_slot_gets_409(api, booking_mode)
 
 
 def test_booking_an_unknown_slot_answers_404(api, guest, booking_mode):
-    response = book(api, guest, "00000000-0000-4000-8000-000000000000")
+    response = post_booking(api, guest, "00000000-0000-4000-8000-000000000000")
 
     assert_error(response, 404, "NOT_FOUND", "SLOT_NOT_FOUND", "Slot not found")
 
@@ -87,7 +81,7 @@ def test_booking_with_an_invalid_slot_id_answers_400_validation(api, guest, book
 def test_a_host_booking_their_own_slot_answers_400_under_the_locks(api, host, booking_mode):
     slot = SlotFactory.create(host=host)
 
-    response = book(api, host, slot.pk)
+    response = post_booking(api, host, slot.pk)
 
     assert_error(response, 400, "BAD_REQUEST", "BOOKING_OWN_SLOT", "You cannot book your own slot")
     assert not Booking.objects.exists()
@@ -97,7 +91,7 @@ def test_booking_a_slot_that_has_started_answers_400_slot_in_past(api, guest, bo
     start = now_ms() - timedelta(minutes=10)
     slot = SlotFactory.create(start_time=start, end_time=start + timedelta(hours=1))
 
-    response = book(api, guest, slot.pk)
+    response = post_booking(api, guest, slot.pk)
 
     assert_error(response, 400, "BAD_REQUEST", "SLOT_IN_PAST", "Cannot book a slot in the past")
 
@@ -106,7 +100,7 @@ def test_a_sixth_active_booking_answers_409_max_active_bookings(api, guest, book
     for slot in SlotFactory.create_batch(5):  # five slots of five hosts
         booking_create(user_id=guest.pk, slot_id=slot.pk)
 
-    response = book(api, guest, SlotFactory.create().pk)
+    response = post_booking(api, guest, SlotFactory.create().pk)
 
     assert_error(
         response,
@@ -122,7 +116,7 @@ def test_a_second_active_booking_with_one_host_answers_409(api, guest, booking_m
     first, second = SlotFactory.create_batch(2, host=host)
     booking_create(user_id=guest.pk, slot_id=first.pk)
 
-    response = book(api, guest, second.pk)
+    response = post_booking(api, guest, second.pk)
 
     assert_error(
         response,
@@ -139,7 +133,7 @@ def test_a_slot_can_be_booked_again_after_its_booking_was_cancelled(api, guest, 
     booking = booking_create(user_id=other.pk, slot_id=slot.pk)
     booking_cancel(booking_id=booking.pk, actor_id=other.pk)
 
-    response = book(api, guest, slot.pk)
+    response = post_booking(api, guest, slot.pk)
 
     assert response.status_code == 201, response.content
     statuses = sorted(Booking.objects.filter(slot=slot).values_list("status", flat=True))
@@ -149,9 +143,9 @@ def test_a_slot_can_be_booked_again_after_its_booking_was_cancelled(api, guest, 
 def test_a_replay_with_the_key_sends_the_same_bytes(api, guest, booking_mode):
     slot = SlotFactory.create()
 
-    first = book(api, guest, slot.pk, HTTP_IDEMPOTENCY_KEY="k-1")
-    second = book(api, guest, slot.pk, HTTP_IDEMPOTENCY_KEY="k-1")
-    other_body = book(api, guest, SlotFactory.create().pk, HTTP_IDEMPOTENCY_KEY="k-1")
+    first = post_booking(api, guest, slot.pk, HTTP_IDEMPOTENCY_KEY="k-1")
+    second = post_booking(api, guest, slot.pk, HTTP_IDEMPOTENCY_KEY="k-1")
+    other_body = post_booking(api, guest, SlotFactory.create().pk, HTTP_IDEMPOTENCY_KEY="k-1")
 
     assert first.status_code == 201, first.content
     assert second.content == first.content
@@ -163,8 +157,8 @@ def test_a_replay_with_the_key_sends_the_same_bytes(api, guest, booking_mode):
 def test_a_stored_4xx_is_replayed_in_both_modes(api, host, booking_mode):
     slot = SlotFactory.create(host=host)
 
-    first = book(api, host, slot.pk, HTTP_IDEMPOTENCY_KEY="own")
-    second = book(api, host, slot.pk, HTTP_IDEMPOTENCY_KEY="own")
+    first = post_booking(api, host, slot.pk, HTTP_IDEMPOTENCY_KEY="own")
+    second = post_booking(api, host, slot.pk, HTTP_IDEMPOTENCY_KEY="own")
 
     assert first.status_code == 400
     assert second.content == first.content
@@ -225,12 +219,6 @@ def test_thirty_concurrent_requests_on_one_slot_book_it_once(live_server, bookin
 
 
 # Concurrent clients over real HTTP, both modes ----------------------------------------------------
-def post_booking(server: str, user: User, slot: Slot) -> Callable[[], HttpAnswer]:
-    return partial(
-        http_call, "POST", f"{server}/api/bookings", user_id=user.pk, body={"slotId": str(slot.pk)}
-    )
-
-
 def test_ten_clients_posting_one_slot_at_once_get_one_201_and_nine_409_slot_not_available(
     live_server, settings, booking_mode
 ):
@@ -238,7 +226,7 @@ def test_ten_clients_posting_one_slot_at_once_get_one_201_and_nine_409_slot_not_
     slot = SlotFactory.create()
     guests = UserFactory.create_batch(10)
 
-    attempts = run_at_once([post_booking(live_server.url, g, slot) for g in guests], connect=False)
+    attempts = run_at_once([book_over_http(live_server, g, slot.pk) for g in guests], connect=False)
 
     assert_overlapped(attempts)
     assert outcomes(attempts) == {(201, None): 1, (409, "SLOT_NOT_AVAILABLE"): 9}
@@ -261,7 +249,7 @@ def test_ten_clients_queued_on_the_slot_lock_get_one_201_and_nine_409(live_serve
 
     with LocksHeld(slot_locks(slot), release_when_waiting=10):
         attempts = run_at_once(
-            [post_booking(live_server.url, g, slot) for g in guests], connect=False
+            [book_over_http(live_server, g, slot.pk) for g in guests], connect=False
         )
 
     assert_overlapped(attempts)
@@ -273,7 +261,7 @@ def test_twenty_clients_on_five_slots_of_one_host_get_five_201_and_fifteen_409(l
     host = HostFactory.create()
     slots = [SlotFactory.create(host=host) for _ in range(5)]
     guests = UserFactory.create_batch(20)
-    calls = [post_booking(live_server.url, g, slots[i % 5]) for i, g in enumerate(guests)]
+    calls = [book_over_http(live_server, g, slots[i % 5].pk) for i, g in enumerate(guests)]
 
     with LocksHeld(slot_locks(*slots), release_when_waiting=20):
         attempts = run_at_once(calls, connect=False)
@@ -291,7 +279,7 @@ def test_twenty_clients_booking_twenty_different_slots_at_once_all_get_201(
     settings.BOOKING_TEST_DELAY_BEFORE_WRITE = 0.3
     slots = [SlotFactory.create() for _ in range(20)]
     guests = UserFactory.create_batch(20)
-    calls = [post_booking(live_server.url, g, s) for g, s in zip(guests, slots, strict=True)]
+    calls = [book_over_http(live_server, g, s.pk) for g, s in zip(guests, slots, strict=True)]
 
     attempts = run_at_once(calls, connect=False)
 
@@ -309,7 +297,7 @@ def test_one_client_posting_six_slots_of_six_hosts_at_once_gets_five_201_and_one
 
     with LocksHeld(partial(user_lock, user_id=guest.pk), release_when_waiting=6):
         attempts = run_at_once(
-            [post_booking(live_server.url, guest, s) for s in slots], connect=False
+            [book_over_http(live_server, guest, s.pk) for s in slots], connect=False
         )
 
     assert_overlapped(attempts)
@@ -328,7 +316,7 @@ def test_one_client_posting_two_slots_of_one_host_at_once_gets_201_and_409_host_
 
     with LocksHeld(partial(user_lock, user_id=guest.pk), release_when_waiting=2):
         attempts = run_at_once(
-            [post_booking(live_server.url, guest, s) for s in slots], connect=False
+            [book_over_http(live_server, guest, s.pk) for s in slots], connect=False
         )
 
     assert_overlapped(attempts)
@@ -345,7 +333,7 @@ def test_a_booking_post_behind_a_held_slot_lock_gets_503_lock_timeout_and_writes
 
     # Held until the request has been answered, so the wait must exceed the lock timeout.
     with LocksHeld(slot_locks(slot)):
-        answer = post_booking(live_server.url, guest, slot)()
+        answer = book_over_http(live_server, guest, slot.pk)()
 
     assert answer.status == 503
     assert answer.headers.get("Retry-After") == "1"
