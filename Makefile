@@ -8,24 +8,35 @@ VENV := .venv
 PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 export SLOTBOOKING_DATA_DIR ?= $(CURDIR)/var
+# Every target here is a development checkout, even against an existing DATABASE_URL: a
+# generated secret key is fine. Deployments (the Docker image) run with DJANGO_ENV=production.
+export DJANGO_ENV ?= development
 PORT ?= 3000
 HOST ?= 127.0.0.1
 export PORT
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help venv db db-stop redis redis-stop services migrate static seed run test lint fmt bench worker clean
-.PHONY: bench-export
+.PHONY: help venv db db-stop redis redis-stop services migrate static seed run test lint lock docs fmt bench worker clean bench-export
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
 
-venv: $(INSTALLED)  ## create .venv and install the pinned requirements (skipped when up to date)
+venv: $(INSTALLED)  ## create .venv and install the locked requirements (skipped when up to date)
 
+# requirements.txt (runtime) and requirements-dev.txt (tests, lint) are lock files: every package
+# pinned with its hashes, written by `make lock` from requirements.in and requirements-dev.in.
 $(INSTALLED): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes \
+		-r requirements.txt -r requirements-dev.txt
 	@touch $@
+
+PIP_COMPILE := $(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links
+
+lock: venv  ## regenerate the hashed lock files from requirements.in and requirements-dev.in
+	$(PIP_COMPILE) --output-file requirements.txt requirements.in
+	$(PIP_COMPILE) --output-file requirements-dev.txt requirements-dev.in
 
 db: venv  ## start the embedded PostgreSQL unless DATABASE_URL is set
 	@if [ -z "$$DATABASE_URL" ]; then \
@@ -72,7 +83,7 @@ run: migrate static redis  ## serve the API and admin on PORT (Redis: rate limit
 	@echo "Admin:   http://$(HOST):$(PORT)/admin/  (a login, in another shell: $(ADMIN_HINT))"
 	@echo "Stop with Ctrl-C; the embedded database keeps running for the next run (make db-stop)."
 	@echo
-	@# Queued mode: the booking workers run beside gunicorn and stop with it (SPEC §11.2).
+	@# Queued mode: the booking workers run beside gunicorn and stop with it.
 	@$(MANAGE) run_booking_workers --if-queued --loglevel warning & workers=$$!; \
 	trap 'kill $$workers 2>/dev/null; wait $$workers' EXIT; \
 	$(VENV)/bin/gunicorn slotbooking.wsgi -c slotbooking/gunicorn_conf.py --bind $(HOST):$(PORT) --log-level warning
@@ -116,6 +127,9 @@ lint: venv  ## ruff, formatting, mypy and the import contracts (lint-imports)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/lint-imports
+
+docs: venv  ## write docs/api.md from the OpenAPI schema (a test fails when it is stale)
+	$(PY) -m core.api.reference > docs/api.md
 
 fmt: venv  ## fix what ruff can fix, then format
 	$(VENV)/bin/ruff check --fix .

@@ -1,4 +1,4 @@
-"""Users in the admin (SPEC §10.1): forms validate like POST /api/users; writes via services."""
+"""Users in the admin: forms validate like POST /api/users; writes via services."""
 
 from __future__ import annotations
 
@@ -172,8 +172,8 @@ class UserAdmin(ServiceAdmin):
     ordering = ("-created_at", "-id")
     readonly_fields = ("id", "last_login", "created_at", "updated_at")
     actions = ("rotate_api_token", "deactivate")
-    # Deleting: Django's own page lists the slots and bookings that PROTECT keeps, and refuses
-    # (SPEC §2.6); deactivate such users instead.
+    # Deleting: Django's own page lists the slots and bookings that PROTECT keeps, and refuses,
+    # since history is never deleted; deactivate such users instead.
 
     def get_inlines(self, request: HttpRequest, obj: Any) -> Any:
         # The booking policy belongs to hosts; it is edited once the user exists.

@@ -1,4 +1,4 @@
-"""Who is calling: API token first, then the x-user-id header (SPEC §1.8), and staff checks."""
+"""Who is calling: API token first, then the x-user-id header, and staff checks."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def _authenticate_user_id(value: str) -> User:
 
 
 class ApiAuthentication(BaseAuthentication):
-    """Resolves the caller or raises the 401 of SPEC §1.8; `request.auth` says how."""
+    """Resolves the caller or raises its 401; `request.auth` says how."""
 
     def authenticate(self, request: Request) -> tuple[User, str]:
         authorization = request.META.get("HTTP_AUTHORIZATION", "")
@@ -91,7 +91,7 @@ def request_user(request: Request) -> User:
 
 
 def has_staff_privileges(request: Request) -> bool:
-    """Staff, and authenticated in a way that counts for staff (SPEC §1.9)."""
+    """Staff, and authenticated in a way that counts for staff."""
     user = request.user
     if not isinstance(user, User) or not user.is_staff:
         return False
@@ -99,7 +99,7 @@ def has_staff_privileges(request: Request) -> bool:
 
 
 def require_staff(request: Request) -> None:
-    """403 NOT_STAFF, then 403 STAFF_TOKEN_REQUIRED, before any validation (SPEC §1.9)."""
+    """403 NOT_STAFF, then 403 STAFF_TOKEN_REQUIRED, before any validation."""
     if not request_user(request).is_staff:
         raise NotStaffError()
     if not has_staff_privileges(request):

@@ -1,4 +1,4 @@
-"""Reasons of authentication and of the user endpoints (SPEC §1.8, §3.2)."""
+"""Reasons of authentication and of the user endpoints."""
 
 from core.errors import (
     ConflictError,

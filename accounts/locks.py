@@ -12,8 +12,8 @@ from core.db.transactions import require_transaction
 def user_lock(*, user_id: UUID) -> User:
     """Lock the user row (FOR NO KEY UPDATE) and return it as it is now. Inside atomic().
 
-    Serialises one user's concurrent writes: per-user booking limits (SPEC G2) and a host's slot
-    creation (G5). NO KEY: rows that merely reference the user (new bookings) are not blocked.
+    Serialises one user's concurrent writes: per-user booking limits and a host's slot
+    creation. NO KEY: rows that merely reference the user (new bookings) are not blocked.
     Raises UserNotFoundError.
     """
     require_transaction("user_lock()")

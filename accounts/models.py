@@ -80,7 +80,7 @@ class User(BaseModel, AbstractBaseUser, PermissionsMixin):
 
 
 class ApiToken(models.Model):
-    """At most one per user; only the SHA-256 of the token is stored (SPEC §1.8)."""
+    """At most one per user; only the SHA-256 of the token is stored."""
 
     user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="api_token")
     token_hash = models.CharField(max_length=64, unique=True)

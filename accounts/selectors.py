@@ -35,7 +35,7 @@ def user_filter_by_email(*, email: str) -> QuerySet[User]:
 
 
 def user_list() -> QuerySet[User]:
-    """Every user, newest first, `id` as tiebreak (SPEC §3.2.2)."""
+    """Every user, newest first, `id` as tiebreak."""
     return User.objects.order_by("-created_at", "-id")
 
 

@@ -1,4 +1,4 @@
-"""Wire shapes of users (SPEC §3.0, §3.2). Wire names are camelCase; Python names snake_case."""
+"""Wire shapes of users. Wire names are camelCase; Python names snake_case."""
 
 from __future__ import annotations
 

@@ -73,7 +73,7 @@ def staff_create(
 ) -> tuple[User, IssuedToken]:
     """Create a staff user, or make the existing user with this email staff; issue a token.
 
-    Staff are never created through the API (SPEC §1.9): only this service, createsuperuser
+    Staff are never created through the API: only this service, createsuperuser
     and a superuser in the admin make them.
     """
 

@@ -1,4 +1,4 @@
-"""API tokens: `sb_` + 43 URL-safe characters, stored only as their SHA-256 (SPEC §1.8)."""
+"""API tokens: `sb_` + 43 URL-safe characters, stored only as their SHA-256."""
 
 from __future__ import annotations
 

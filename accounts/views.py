@@ -1,4 +1,4 @@
-"""User endpoints (SPEC §3.2)."""
+"""User endpoints."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The admin's analytics dashboard (SPEC §10.2): the API's numbers, as cards, charts and tables."""
+"""The admin's analytics dashboard: the API's numbers, as cards, charts and tables."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def analytics_dashboard(request: HttpRequest) -> HttpResponse:
     form = DashboardForm(params)
     data: dict[str, Any] | None = None
     if form.is_valid():
-        # The API's own validation (SPEC §9.1), so the dashboard accepts exactly what it does.
+        # The API's own validation, so the dashboard accepts exactly what it does.
         query = {
             "startDate": form.cleaned_data["start_date"].isoformat(),
             "endDate": form.cleaned_data["end_date"].isoformat(),

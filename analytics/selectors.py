@@ -1,4 +1,4 @@
-"""Aggregates over bookings (SPEC §9), shared by the API, the admin dashboard and `report`."""
+"""Aggregates over bookings, shared by the API, the admin dashboard and `report`."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ class AnalyticsReport:
     cancelled_bookings: int
     bookings_per_day: list[tuple[date, int]] = field(default_factory=list)
     top_hosts: list[HostCount] = field(default_factory=list)
-    # Utilisation (M3): slots starting in the range, not cancelled.
+    # Utilisation: slots starting in the range, not cancelled.
     published_capacity: int = 0
     booked_seats: int = 0
 
@@ -85,7 +85,7 @@ def _top_hosts(day_range: DayRange) -> list[HostCount]:
 
 
 def analytics_report(*, day_range: DayRange) -> AnalyticsReport:
-    """The numbers of SPEC §9.1 for the bookings created in `day_range`, and the utilisation of
+    """The analytics numbers for the bookings created in `day_range`, and the utilisation of
     the slots starting in it.
 
     Each aggregate is one query on bookings(created_at); the whole report runs in one read
@@ -110,7 +110,7 @@ def analytics_report(*, day_range: DayRange) -> AnalyticsReport:
                 .order_by("day")
             )
             top = _top_hosts(day_range)
-            # booked_count is the slot's CONFIRMED bookings, kept exact by the trigger (I4).
+            # booked_count is the slot's CONFIRMED bookings, kept exact by the trigger.
             seats = (
                 Slot.objects.filter(start_time__gte=day_range.lower, start_time__lt=day_range.upper)
                 .exclude(status=SlotStatus.CANCELLED)

@@ -1,4 +1,4 @@
-"""Wire shapes of analytics (SPEC §9.1)."""
+"""Wire shapes of analytics."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GET /api/admin/analytics (SPEC §9.1), staff only."""
+"""GET /api/admin/analytics, staff only."""
 
 from __future__ import annotations
 

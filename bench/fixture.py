@@ -224,7 +224,7 @@ def reset(conn: psycopg.Connection) -> int:
 
 
 INVARIANTS = {
-    # SPEC §2.4: the double booking we must never see.
+    # The double booking we must never see: more CONFIRMED bookings than capacity.
     "no slot has more CONFIRMED bookings than its capacity": """
         SELECT b.slot_id, count(*) FROM bookings b JOIN slots s ON s.id = b.slot_id
         WHERE b.status = 'CONFIRMED' GROUP BY b.slot_id, s.capacity HAVING count(*) > s.capacity""",

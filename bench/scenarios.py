@@ -1,7 +1,7 @@
 """The scenarios of `make bench`: each one turns the bench database into a list of HTTP requests.
 
 A scenario is data (name, what it means, how to build its requests, which server settings it
-needs), so the list grows by appending: queued mode (M2) adds book-spread and book-hot again with
+needs), so the list grows by appending: queued mode adds book-spread and book-hot again with
 `server_env={"BOOKING_MODE": "queued"}` and the runner starts a second server for them.
 """
 
@@ -52,7 +52,7 @@ class Scenario:
 
 
 def _as_user(user_id: str) -> dict[str, str]:
-    # x-user-id, the original's way to authenticate (SPEC §1.8): one query, like a token lookup.
+    # x-user-id, the original's way to authenticate: one query, like a token lookup.
     return {"x-user-id": user_id}
 
 
@@ -211,7 +211,7 @@ SCENARIOS: list[Scenario] = [
         writes=True,
         check=check_book_hot,
     ),
-    # Queued mode (SPEC §7): the same two booking scenarios through Redis and one worker
+    # Queued mode: the same two booking scenarios through Redis and one worker
     # process per partition; the HTTP client still waits for its 201 or 409.
     Scenario(
         "book-spread-queued",

@@ -14,7 +14,7 @@
 --     never two with one host (MAX_ACTIVE_BOOKINGS and the per-host limit hold);
 --   * booking created_at: hours to two weeks before the slot, so analytics has a daily history.
 
--- Every instant in milliseconds, like the application writes them (SPEC §1.6).
+-- Every instant in milliseconds, like the application writes them.
 CREATE TEMP TABLE bench_clock AS SELECT date_trunc('day', now()) AS today;
 
 CREATE TABLE bench_users (n integer PRIMARY KEY, id uuid NOT NULL UNIQUE, is_host boolean NOT NULL);

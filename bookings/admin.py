@@ -1,4 +1,4 @@
-"""Bookings and their audit log in the admin (SPEC §10.1): writes through the booking services."""
+"""Bookings and their audit log in the admin: writes through the booking services."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The audit log: one append-only booking_events row per booking state change (SPEC §10.6)."""
+"""The audit log: one append-only booking_events row per booking state change."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from uuid import UUID
 
 from bookings.models import Booking, BookingEvent, EventAction
 from core.audit import EventSource
+from core.context import current_request_id
 from core.db.transactions import require_transaction
 
 STAFF_OVERRIDE = "staff override: cancellation cutoff"
@@ -13,7 +14,7 @@ REASON_MAX_LENGTH = 500
 
 
 def event_reason(*, reason: str | None, staff_override: bool) -> str | None:
-    """The stored reason; a staff cancellation inside the cutoff says so (SPEC §10.6)."""
+    """The stored reason; a staff cancellation inside the cutoff says so."""
     if not staff_override:
         return reason or None
     if not reason:
@@ -37,7 +38,7 @@ def booking_event_record(
     """Append one event for a change of `booking` that the current transaction makes.
 
     Inside the service's atomic(), after the change: the event commits if and only if the
-    change does.
+    change does. `request_id` None: the current request's, if any (core.context).
     """
     require_transaction("booking_event_record()")
     return BookingEvent.objects.create(
@@ -50,6 +51,6 @@ def booking_event_record(
         old_slot_id=old_slot_id,
         new_slot_id=booking.slot_id,
         reason=reason,
-        request_id=request_id,
+        request_id=request_id if request_id is not None else current_request_id(),
         idempotency_key=idempotency_key,
     )

@@ -2,10 +2,10 @@
 
 History is, by definition, in the past, and booking_create rightly refuses past slots
 (SLOT_IN_PAST). So this module writes *past* bookings itself, and says so in its name: it is
-for demo data only, never for a real booking. It keeps every invariant of SPEC §2.4 all the
-same: the slots are created through slot_create (allow_past, the demo's one exception), each
-slot is locked with slot_lock, the trigger bookings_sync_slot counts the bookings, the
-constraints check them, and every booking gets its audit events (source cli, reason
+for demo data only, never for a real booking. It keeps every invariant that check_integrity
+proves all the same: the slots are created through slot_create (allow_past, the demo's one
+exception), each slot is locked with slot_lock, the trigger bookings_sync_slot counts the
+bookings, the constraints check them, and every booking gets its audit events (source cli, reason
 "demo history") in the same transaction. Nothing is created with a created_at in the future,
 and no booking is ever shifted after the fact.
 """

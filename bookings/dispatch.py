@@ -1,4 +1,4 @@
-"""booking_request(): POST /api/bookings in sync or queued mode (SPEC §7).
+"""booking_request(): POST /api/bookings in sync or queued mode.
 
 The only code that reads BOOKING_MODE. Sync mode calls booking_create() in the request. Queued
 mode runs the unlocked pre-read here, claims a key (the client's, or a server uuid), publishes the
@@ -22,15 +22,15 @@ from celery.result import AsyncResult
 from django.conf import settings
 
 from bookings.errors import QueueTimeoutError, QueueUnavailableError
-from bookings.serializers import BookingOut
+from bookings.renderers import BOOKING_CREATED
 from bookings.services import booking_create, booking_precheck
 from bookings.tasks import booking_create_task
+from core.context import current_request_id
 from core.errors import DomainError, IdempotencyKeyInProgressError, InternalError
 from core.idempotency.records import (
     IdempotencyClaim,
     IdempotencyScope,
     Outcome,
-    SuccessRenderer,
     idempotency_release,
     recorded,
 )
@@ -46,10 +46,6 @@ def booking_queue_enabled() -> bool:
     return settings.BOOKING_MODE == "queued"
 
 
-# The 201 of POST /api/bookings, as sent: the same text in both modes.
-BOOKING_CREATED = SuccessRenderer(BookingOut, status=201)
-
-
 def booking_partition(slot_id: UUID) -> int:
     """The FCFS partition of a slot: stable across processes (never Python's salted hash())."""
     return int(slot_id.hex[:8], 16) % settings.BOOKING_QUEUE_PARTITIONS
@@ -59,10 +55,8 @@ def booking_queue_name(partition: int) -> str:
     return f"bookings.{partition}"
 
 
-def booking_request(
-    *, scope: IdempotencyScope, slot_id: UUID, request_id: str | None = None
-) -> Outcome:
-    """Book `slot_id` for the scope's user; return the answer to send (SPEC §3.4.1, §7.2).
+def booking_request(*, scope: IdempotencyScope, slot_id: UUID) -> Outcome:
+    """Book `slot_id` for the scope's user; return the answer to send.
 
     Raises what booking_create raises, plus (queued) QueueUnavailableError, QueueTimeoutError.
     """
@@ -74,7 +68,6 @@ def booking_request(
                 user_id=scope.user_id,
                 slot_id=slot_id,
                 actor_id=scope.user_id,
-                request_id=request_id,
                 idempotency=claim,
             ),
         )
@@ -87,6 +80,7 @@ def booking_request(
         "userId": str(scope.user_id),
         "slotId": str(slot_id),
         "holdId": None,
+        "requestId": current_request_id(),  # the worker records it on the audit row
     }
     try:
         result = _publish(payload, queue=booking_queue_name(booking_partition(slot_id)))

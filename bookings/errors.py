@@ -1,4 +1,4 @@
-"""Reasons of the booking endpoints (SPEC §3.4, §5)."""
+"""Reasons of the booking endpoints."""
 
 from __future__ import annotations
 
@@ -79,14 +79,14 @@ class CancellationWindowClosedError(BadRequestError):
         )
 
 
-# Queued mode (SPEC §7.4) -------------------------------------------------------------------------
+# Queued mode --------------------------------------------------------------------------------------
 class QueueUnavailableError(ServiceUnavailableError):
     reason = "QUEUE_UNAVAILABLE"
     default_message = "The booking queue is unavailable, please try again later"
 
 
 class QueueTimeoutError(ServiceUnavailableError):
-    """The outcome is still open: the client retries with the key it is given (SPEC §7.4)."""
+    """The outcome is still open: the client retries with the key it is given."""
 
     reason = "QUEUE_TIMEOUT"
     default_message = (

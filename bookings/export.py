@@ -1,4 +1,4 @@
-"""The bookings CSV of SPEC §10.4, shared by the admin's "Export CSV" and `export_bookings`."""
+"""The bookings CSV, shared by the admin's "Export CSV" and `export_bookings`."""
 
 from __future__ import annotations
 

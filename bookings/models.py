@@ -1,4 +1,4 @@
-"""Bookings: a guest's place on a slot. Never deleted; cancelled instead (SPEC §2.3)."""
+"""Bookings: a guest's place on a slot. Never deleted; cancelled instead."""
 
 from __future__ import annotations
 
@@ -120,7 +120,7 @@ class EventAction(models.TextChoices):
 
 
 class BookingEvent(models.Model):
-    """One booking state change, written in the same transaction as the change (SPEC §10.6).
+    """One booking state change, written in the same transaction as the change.
 
     Append-only: the trigger booking_events_append_only rejects UPDATE and DELETE.
     """
@@ -138,7 +138,7 @@ class BookingEvent(models.Model):
         related_name="booking_events",
     )
     source = models.CharField(max_length=8, choices=EventSource.choices)
-    # DJ001: the nullable strings below are null on purpose, as in the SPEC (§10.6): null means
+    # DJ001: the nullable strings below are null on purpose: null means
     # "none" (no previous status, no reason, no request id or key), distinct from "".
     old_status = models.CharField(max_length=16, choices=BookingStatus.choices, null=True)  # noqa: DJ001
     new_status = models.CharField(max_length=16, choices=BookingStatus.choices)

@@ -12,8 +12,11 @@ from django.db.models.functions import JSONObject
 
 from bookings.errors import BookingNotFoundError
 from bookings.models import Booking, BookingEvent, BookingStatus
+from core.errors import NotOwnerError
 from slots.models import Slot
 from slots.selectors import slot_get
+
+NOT_BOOKING_VIEWER = "You can only view your own bookings"
 
 
 def booking_list_for_user(
@@ -23,7 +26,7 @@ def booking_list_for_user(
     start_date: datetime | None = None,
     end_date: datetime | None = None,
 ) -> QuerySet[Booking]:
-    """The user's bookings as guest, newest first, `id` as tiebreak (SPEC §3.4.2). Both date
+    """The user's bookings as guest, newest first, `id` as tiebreak. Both date
     filters apply to the slot's start."""
     bookings = Booking.objects.select_related("slot__host").filter(user_id=user_id)
     if status is not None:
@@ -47,8 +50,19 @@ def booking_get(*, booking_id: UUID | None) -> Booking:
     return booking
 
 
+def booking_get_for_viewer(*, booking_id: UUID | None, viewer_id: UUID, staff: bool) -> Booking:
+    """One booking, for a caller who may see it: its guest, the slot's host, or staff.
+
+    Raises BookingNotFoundError (also for None), then NotOwnerError for anyone else.
+    """
+    booking = booking_get(booking_id=booking_id)
+    if viewer_id not in (booking.user_id, booking.slot.host_id) and not staff:
+        raise NotOwnerError(NOT_BOOKING_VIEWER)
+    return booking
+
+
 def booking_event_list(*, booking_id: UUID) -> QuerySet[BookingEvent]:
-    """The booking's audit events, oldest first, `id` as tiebreak (SPEC §10.6)."""
+    """The booking's audit events, oldest first, `id` as tiebreak."""
     return BookingEvent.objects.filter(booking_id=booking_id).order_by("created_at", "id")
 
 

@@ -1,4 +1,4 @@
-"""Wire shapes of bookings (SPEC §3.0, §3.4)."""
+"""Wire shapes of bookings."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Use cases of the bookings app: booking a slot and cancelling a booking (SPEC §3.4, §6.2).
+"""Use cases of the bookings app: booking a slot and cancelling a booking.
 
 These are the only functions that write bookings. The API (sync and queued), the admin, the
 management commands and the Celery task all call them, so every path obeys the same rules.
@@ -54,7 +54,7 @@ NOT_BOOKING_GUEST = "You can only cancel your own bookings"
 
 
 def booking_precheck(*, slot_id: UUID) -> None:
-    """The unlocked fast path (SPEC §6.2): a missing or taken slot is answered at once.
+    """The unlocked fast path: a missing or taken slot is answered at once.
 
     It raises only what the locked re-check would raise first on the same committed state, so
     the order of checks holds; a slot that looks free is always locked and checked again.
@@ -68,8 +68,8 @@ def booking_precheck(*, slot_id: UUID) -> None:
 
 
 def _check_bookable(*, user: User, slot: Slot, policy: HostPolicy, now: datetime) -> None:
-    """Every rule of SPEC §3.4.1 step 8, in the contract's order. Under the user and slot locks;
-    `policy` is the slot's host's, read after the slot lock."""
+    """Every booking rule, in the order the API answers them: the first that fails is the error.
+    Under the user and slot locks; `policy` is the slot's host's, read after the slot lock."""
     if slot_free_places(slot) == 0:
         raise SlotNotAvailableError()
     if slot.start_time <= now:
@@ -103,7 +103,6 @@ def booking_create(
     source: EventSource = EventSource.API,
     actor_id: UUID | None = None,
     request_id: str | None = None,
-    idempotency_key: str | None = None,
     idempotency: IdempotencyClaim | None = None,
 ) -> Booking:
     """Book `slot_id` for `user_id`: the one code path for API, worker, admin and commands.
@@ -121,7 +120,7 @@ def booking_create(
     booking_precheck(slot_id=slot_id)
 
     def work() -> Booking:
-        key = idempotency_key
+        key: str | None = None
         if idempotency is not None:
             # Lock order: idempotency record first, so a redelivered task or a retry that
             # took over the claim is decided here before any other lock is taken.
@@ -170,14 +169,13 @@ def booking_cancel(
     reason: str | None = None,
     staff_override: bool = False,
     request_id: str | None = None,
-    idempotency_key: str | None = None,
     idempotency: IdempotencyClaim | None = None,
 ) -> Booking:
     """Cancel a booking: the guest's own (actor_id), at least the host's cutoff before its start.
 
-    `staff_override` is for the admin and commands (SPEC §4): any booking, the cutoff does not
+    `staff_override` is for the admin and commands: any booking, the cutoff does not
     apply, and the audit event says so when it would have. Locks the slot row, then the booking
-    row (SPEC G4), so a stale double cancel can never free a place that was booked again
+    row, so a stale double cancel can never free a place that was booked again
     meanwhile. The trigger frees the place on the slot. An `idempotency` claim is locked first
     and completed in the same transaction, as in booking_create.
     Raises BookingNotFoundError, NotOwnerError, BookingAlreadyCancelledError,
@@ -190,7 +188,7 @@ def booking_cancel(
         raise NotOwnerError(NOT_BOOKING_GUEST)
 
     def work() -> Booking:
-        key = idempotency_key
+        key: str | None = None
         if idempotency is not None:
             key = idempotency_lock(claim=idempotency).key  # lock order: record, slot, booking
         slot = slot_lock(slot_id=found["slot_id"])

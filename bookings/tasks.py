@@ -1,4 +1,4 @@
-"""Celery tasks of the bookings app: thin shells around the services (SPEC §7.2).
+"""Celery tasks of the bookings app: thin shells around the services.
 
 A DomainError is an answer, not a task failure: it is stored in the idempotency record (business
 4xx) or returned as data (5xx), never raised, so nothing is retried by Celery itself.
@@ -14,7 +14,11 @@ from uuid import UUID
 from celery import Task, shared_task
 from django.db import transaction
 
+from bookings.renderers import BOOKING_CREATED
+from bookings.services import booking_create
+from core.api.exception_handler import as_domain_error
 from core.audit import EventSource
+from core.context import request_context
 from core.idempotency.records import (
     ClaimLostError,
     IdempotencyClaim,
@@ -28,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 def enqueue_after_commit(task: Task, *args: Any, queue: str = "default") -> None:
     """Publish `task` once the current transaction commits, never if it rolls back: nobody
-    hears of a change that did not happen (SPEC §6.2). Outside a transaction: at once.
+    hears of a change that did not happen. Outside a transaction: at once.
     robust=True: a broker hiccup must not turn a committed change into a 500."""
     transaction.on_commit(partial(task.apply_async, args=args, queue=queue), robust=True)
 
@@ -46,11 +50,12 @@ def booking_create_task(payload: dict[str, Any]) -> dict[str, Any]:
     Returns {"status", "body"} (the stored answer), {"error": payload} (not stored: 5xx), or
     {"lost": true} (the claim was withdrawn or taken over, nothing to report).
     """
-    # Services and dispatch import this module: import them late.
-    from bookings.dispatch import BOOKING_CREATED
-    from bookings.services import booking_create
-    from core.api.exception_handler import as_domain_error
+    # The API's request id, so that the audit row and the worker's log lines name the request.
+    with request_context(payload.get("requestId")):
+        return _booking_create(payload)
 
+
+def _booking_create(payload: dict[str, Any]) -> dict[str, Any]:
     claim = IdempotencyClaim(
         record_id=UUID(payload["recordId"]),
         attempt=UUID(payload["attempt"]),

@@ -1,4 +1,4 @@
-"""Booking endpoints (SPEC §3.4)."""
+"""Booking endpoints."""
 
 from __future__ import annotations
 
@@ -24,7 +24,12 @@ from bookings.errors import (
     SlotInPastError,
 )
 from bookings.instrumentation import BookingCreateLimits
-from bookings.selectors import booking_event_list, booking_get, booking_list_for_user
+from bookings.renderers import BOOKING_CANCELLED
+from bookings.selectors import (
+    booking_event_list,
+    booking_get_for_viewer,
+    booking_list_for_user,
+)
 from bookings.serializers import (
     BookingCancelIn,
     BookingCreateIn,
@@ -35,26 +40,19 @@ from bookings.serializers import (
 from bookings.services import booking_cancel
 from core.api.fields import parse_uuid, query_dict, validate_input
 from core.api.schema import PAGE_PARAMETERS, errors, instant_parameter, path_id, success
-from core.api.viewsets import ApiViewSet, PageQuery, listed, ok, paginate, request_id
-from core.errors import (
-    LockTimeoutError,
-    NotOwnerError,
-    RateLimitedError,
-    ValidationFailedError,
-)
+from core.api.viewsets import ApiViewSet, PageQuery, listed, ok, paginate
+from core.errors import LockTimeoutError, NotOwnerError, RateLimitedError, ValidationFailedError
 from core.idempotency.records import (
     IDEMPOTENCY_ERRORS,
     IDEMPOTENCY_KEY_PARAMETER,
     IdempotencyScope,
     Outcome,
-    SuccessRenderer,
     idempotent_response,
     recorded,
 )
 from slots.errors import SlotNotAvailableError, SlotNotFoundError
 
 NOT_BOOKING_VIEWER = "You can only view your own bookings"
-BOOKING_CANCELLED = SuccessRenderer(BookingOut, status=200)
 RATE_LIMIT_DESCRIPTION = (
     "Limited per user: by default 10 requests per 60 seconds, every request counted, invalid "
     "and replayed ones included. Every authenticated answer carries X-RateLimit-Limit, "
@@ -127,9 +125,7 @@ class BookingViewSet(BookingCreateLimits, ApiViewSet):  # rate limit right after
     def create(self, request: Request) -> HttpResponse:
         def run(scope: IdempotencyScope) -> Outcome:
             data = validate_input(BookingCreateIn, request.data)
-            return booking_request(
-                scope=scope, slot_id=data["slotId"], request_id=request_id(request)
-            )
+            return booking_request(scope=scope, slot_id=data["slotId"])
 
         user_id = request_user(request).pk
         return idempotent_response(request, user_id=user_id, route="/api/bookings", run=run)
@@ -165,11 +161,11 @@ class BookingDetailViewSet(ApiViewSet):
         responses={200: success(BookingOut), **errors(BookingNotFoundError, NotOwnerError)},
     )
     def retrieve(self, request: Request, booking_id: str) -> Response:
-        booking = booking_get(booking_id=parse_uuid(booking_id))
-        caller = request_user(request)
-        allowed = caller.pk in (booking.user_id, booking.slot.host_id)
-        if not allowed and not has_staff_privileges(request):
-            raise NotOwnerError(NOT_BOOKING_VIEWER)
+        booking = booking_get_for_viewer(
+            booking_id=parse_uuid(booking_id),
+            viewer_id=request_user(request).pk,
+            staff=has_staff_privileges(request),
+        )
         return ok(BookingOut(booking).data)
 
     @extend_schema(
@@ -208,7 +204,6 @@ class BookingDetailViewSet(ApiViewSet):
                     booking_id=parsed,
                     actor_id=user_id,
                     reason=reason,
-                    request_id=request_id(request),
                     idempotency=claim,
                 ),
             )
@@ -231,11 +226,11 @@ class BookingHistoryViewSet(ApiViewSet):
         },
     )
     def list(self, request: Request, booking_id: str) -> Response:
-        booking = booking_get(booking_id=parse_uuid(booking_id))
-        caller = request_user(request)
-        allowed = caller.pk in (booking.user_id, booking.slot.host_id)
-        if not allowed and not has_staff_privileges(request):
-            raise NotOwnerError(NOT_BOOKING_VIEWER)
+        booking = booking_get_for_viewer(
+            booking_id=parse_uuid(booking_id),
+            viewer_id=request_user(request).pk,
+            staff=has_staff_privileges(request),
+        )
         query = validate_input(PageQuery, query_dict(request.query_params))
         events = booking_event_list(booking_id=booking.pk)
         rows, meta = paginate(events, page=query["page"], limit=query["limit"])

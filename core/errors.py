@@ -1,7 +1,7 @@
 """DomainError, the one base of every error a client sees, and the project-wide reasons.
 
-Each reason of SPEC §5 is one class. Apps subclass the generic kind of their status and set
-`reason`; one exception handler renders every class into the same envelope.
+Each reason a client can branch on is one class. Apps subclass the generic kind of their status
+and set `reason`; one exception handler renders every class into the same envelope.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ class MalformedJsonError(ValidationError):
 
 
 class ValidationFailedError(ValidationError):
-    """`details` is the list of {"path", "message"} of SPEC §1.4."""
+    """`details` is the list of {"path", "message"} of the error envelope."""
 
     reason = "VALIDATION_FAILED"
     default_message = "Validation failed"
@@ -197,7 +197,7 @@ class UnprocessableEntityError(DomainError):
     http_status, code = 422, "UNPROCESSABLE_ENTITY"
 
 
-# Idempotency (SPEC §8) ----------------------------------------------------------------------------
+# Idempotency --------------------------------------------------------------------------------------
 class InvalidIdempotencyKeyError(ValidationError):
     reason = "INVALID_IDEMPOTENCY_KEY"
     default_message = "Idempotency-Key must be 1 to 255 printable ASCII characters"

@@ -376,7 +376,7 @@ def redis_start() -> str:
             "",
             "--appendonly",
             "no",
-            # A booking task must never be evicted to make room (SPEC §7.5).
+            # A booking task must never be evicted to make room.
             "--maxmemory-policy",
             "noeviction",
         ],

@@ -1,4 +1,4 @@
-"""The Celery app of queued booking mode (SPEC §7).
+"""The Celery app of queued booking mode.
 
 Configured from Django settings (`CELERY_*`, see slotbooking/settings.py): Redis as broker and
 result backend, late acknowledgement, prefetch 1, JSON only. Creating the app connects to nothing;

@@ -68,8 +68,11 @@ def env_list(name: str, *, default: str) -> list[str]:
 def dev_server_url(service: str) -> str:
     """The URL of the development server (devserver/embedded.py) of `service`, the default when
     DATABASE_URL or REDIS_URL is unset. Imported only then: production never loads it."""
-    from devserver import embedded
-
+    try:
+        from devserver import embedded
+    except ImportError:  # an image without the development servers
+        variable = "DATABASE_URL" if service == "postgres" else "REDIS_URL"
+        raise ImproperlyConfigured(f"{variable} must be set") from None
     return embedded.database_url() if service == "postgres" else embedded.redis_url()
 
 
@@ -79,10 +82,26 @@ SLOTBOOKING_DATA_DIR = Path(os.environ.get("SLOTBOOKING_DATA_DIR") or BASE_DIR /
 VERSION = "1.0.0"
 
 
+# development: a checkout on one machine (the default while DATABASE_URL is unset, i.e. on the
+# embedded servers); production: anything else. Production refuses to start without its own
+# DJANGO_SECRET_KEY, so that every process of a deployment signs with the same key.
+DJANGO_ENV = env_choice(
+    "DJANGO_ENV",
+    choices=("development", "production"),
+    default="production" if os.environ.get("DATABASE_URL") else "development",
+)
+
+
 def _secret_key() -> str:
     if os.environ.get("DJANGO_SECRET_KEY"):
         return os.environ["DJANGO_SECRET_KEY"]
-    # Generated once per data dir, so sessions survive restarts without a key in the repo.
+    if DJANGO_ENV != "development":
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is required when DJANGO_ENV is production (the default when "
+            "DATABASE_URL is set): generate one with "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`"
+        )
+    # Development: generated once per data dir, so sessions survive restarts.
     key_file = SLOTBOOKING_DATA_DIR / "secret_key"
     if not key_file.exists():
         key_file.parent.mkdir(parents=True, exist_ok=True)
@@ -173,7 +192,7 @@ DATABASES["default"]["TEST"] = {"NAME": os.environ.get("DATABASE_TEST_NAME") or 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
-# Email is unique ignoring case through a unique index on lower(email) (SPEC I9), which Django's
+# Email is unique ignoring case through a unique index on lower(email), which Django's
 # check for a plain unique USERNAME_FIELD does not recognise.
 SILENCED_SYSTEM_CHECKS = ["auth.E003", "auth.W004"]
 AUTH_PASSWORD_VALIDATORS = [
@@ -183,7 +202,7 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # I18N AND TIME --------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"  # the server's own zone never affects a result (SPEC §1.6)
+TIME_ZONE = "UTC"  # the server's own zone never affects a result
 USE_I18N = False
 USE_TZ = True
 # The admin shows dates as 2026-12-02 09:00 UTC (slotbooking/formats/en/formats.py).
@@ -201,7 +220,17 @@ STORAGES = {
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024  # SPEC §1.1: larger bodies get 413
+# Behind TLS (`manage.py check --deploy` is clean with all of these on). Off by default, since
+# `make run` serves plain HTTP on localhost.
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = int(env_number("DJANGO_SECURE_HSTS_SECONDS", default=0, low=0, high=63072000))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", default=False)
+if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
+    # The proxy in front sets X-Forwarded-Proto: only then may Django trust it.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024  # larger bodies get 413 PAYLOAD_TOO_LARGE
 # A form post that fails the CSRF check (the admin's) gets the JSON envelope, not an HTML page.
 CSRF_FAILURE_VIEW = "core.api.views.csrf_failure"
 
@@ -252,7 +281,7 @@ if os.environ.get("SLOTBOOKING_TEST_WORKER") == "1":
         "BOOKING_TEST_DELAY_BEFORE_WRITE", default=0, low=0, high=60, integer=False
     )
 
-# Queued mode (SPEC §7). Only bookings/dispatch.py reads BOOKING_MODE.
+# Queued mode. Only bookings/dispatch.py reads BOOKING_MODE.
 _use_booking_queue = env_bool("USE_BOOKING_QUEUE", default=False)
 if os.environ.get("BOOKING_MODE", "").strip():
     BOOKING_MODE = env_choice("BOOKING_MODE", choices=("sync", "queued"), default="sync")
@@ -271,7 +300,7 @@ BOOKING_QUEUE_PUBLISH_TIMEOUT = env_number(
     "BOOKING_QUEUE_PUBLISH_TIMEOUT", default=2, low=0.1, high=60, integer=False
 )
 
-# Idempotency keys (SPEC §8).
+# Idempotency keys.
 IDEMPOTENCY_KEY_TTL_HOURS = env_number(
     "IDEMPOTENCY_KEY_TTL_HOURS", default=24, low=0.01, high=8760, integer=False
 )
@@ -300,11 +329,20 @@ if CELERY_VISIBILITY_TIMEOUT <= IDEMPOTENCY_CLAIM_TTL:
         f"CELERY_VISIBILITY_TIMEOUT ({CELERY_VISIBILITY_TIMEOUT:g}) must exceed "
         f"IDEMPOTENCY_CLAIM_TTL ({IDEMPOTENCY_CLAIM_TTL:g})"
     )
+# The cache: Redis, so that anything counted per user is shared by every web and worker process.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env.str("CACHE_URL", default="") or REDIS_URL,
+        "KEY_PREFIX": "slotbooking",
+        "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2},
+    }
+}
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# SPEC §7.5: a task is acknowledged only once it has run, and comes back if its worker dies;
+# A task is acknowledged only once it has run, and comes back if its worker dies;
 # each worker holds one message at a time, so a partition's tasks run in queue order.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -397,7 +435,15 @@ LOGGING = {
         "json": {"()": "core.logging.formatters.JsonFormatter"},
         "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    # Every line logged while serving a request or queued task names its request id.
+    "filters": {"request_id": {"()": "core.logging.filters.RequestIdFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # Our own request log replaces Django's; it never prints bodies or Authorization.

@@ -1,4 +1,4 @@
-"""Routes. Every API path answers with and without its trailing slash (SPEC §1.1)."""
+"""Routes. Every API path answers with and without its trailing slash."""
 
 from django.contrib import admin
 from django.urls import path, re_path
@@ -83,7 +83,7 @@ urlpatterns = [
     re_path(r"^api/schema/?$", SchemaView.as_view(), name="schema"),
     re_path(r"^docs/json/?$", SchemaJsonView.as_view(), name="schema-json"),
     re_path(r"^(?:api/)?docs/?$", DocsView.as_view(url_name="schema"), name="docs"),
-    # The analytics dashboard (SPEC §10.2): an admin page, staff only through admin_view.
+    # The analytics dashboard: an admin page, staff only through admin_view.
     path("admin/analytics/", admin.site.admin_view(analytics_dashboard), name="admin-analytics"),
     path("admin/", admin.site.urls),
     # Prometheus scrapes outside /api (its own token, METRICS_TOKEN).

@@ -1,4 +1,4 @@
-"""Slots in the admin (SPEC §10.1): create, edit and delete through the slot services."""
+"""Slots in the admin: create, edit and delete through the slot services."""
 
 from __future__ import annotations
 
@@ -30,6 +30,10 @@ from core.admin.kit import (
 from core.api.fields import parse_time_zone
 from core.audit import EventSource
 from core.errors import DomainError
+from core.limits import (
+    CAPACITY_MAX,
+    CAPACITY_MIN,
+)
 from slots.models import Slot, SlotEvent, SlotStatus
 from slots.services import (
     WEEKDAYS,
@@ -127,7 +131,7 @@ WEEKDAY_CHOICES = [(day, day.title()) for day in WEEKDAYS]
 
 
 class BulkCreateForm(forms.Form):
-    """The fields of a SPEC §12.6 rule; validation of the rule itself is the service's."""
+    """The fields of a weekly rule (slot_bulk_create); validating the rule is the service's."""
 
     host = forms.ModelChoiceField(
         queryset=User.objects.none(), error_messages={"required": "Choose the host."}
@@ -162,7 +166,7 @@ class BulkCreateForm(forms.Form):
         error_messages={"required": "Enter the length of a slot in minutes."},
     )
     time_zone = forms.CharField(required=False, help_text="IANA zone; empty: the host's zone")
-    capacity = forms.IntegerField(min_value=1, max_value=1000, initial=1)
+    capacity = forms.IntegerField(min_value=CAPACITY_MIN, max_value=CAPACITY_MAX, initial=1)
     skip_conflicts = forms.BooleanField(
         required=False, help_text="skip occurrences that overlap existing slots"
     )

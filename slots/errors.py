@@ -1,4 +1,4 @@
-"""Reasons of the slot endpoints (SPEC §3.3, §5)."""
+"""Reasons of the slot endpoints."""
 
 from core.errors import ConflictError, NotFoundError
 

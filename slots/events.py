@@ -1,10 +1,11 @@
-"""The slots' audit log: one append-only slot_events row per slot state change (SPEC §10.6)."""
+"""The slots' audit log: one append-only slot_events row per slot state change."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from uuid import UUID
 
+from core.context import current_request_id
 from core.db.transactions import require_transaction
 from slots.models import Slot, SlotEvent, SlotEventAction
 
@@ -20,6 +21,7 @@ def slot_event_build(
     request_id: str | None = None,
 ) -> SlotEvent:
     """An unsaved event for a change of `slot`; `old` is the slot as it was before the change.
+    `request_id` None: the current request's, if any (core.context).
 
     A DELETED event has no new state: the row is gone.
     """
@@ -38,7 +40,7 @@ def slot_event_build(
         new_start_time=None if gone else slot.start_time,
         new_end_time=None if gone else slot.end_time,
         new_capacity=None if gone else slot.capacity,
-        request_id=request_id,
+        request_id=request_id if request_id is not None else current_request_id(),
     )
 
 

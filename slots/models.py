@@ -1,4 +1,4 @@
-"""Slots: a host's bookable time ranges, with their invariants held by PostgreSQL (SPEC §2.4)."""
+"""Slots: a host's bookable time ranges, with their invariants held by PostgreSQL."""
 
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ class SlotEventAction(models.TextChoices):
 
 
 class SlotEvent(models.Model):
-    """One slot state change, written in the same transaction as the change (SPEC §10.6).
+    """One slot state change, written in the same transaction as the change.
 
     Append-only: the trigger slot_events_append_only rejects UPDATE and DELETE. `slot` has no
     foreign-key constraint, because a slot that never had a booking is deleted and its history

@@ -12,10 +12,6 @@ from typing import Protocol
 
 from slots.models import SlotStatus
 
-CAPACITY_MIN = 1
-CAPACITY_MAX = 1000
-CAPACITY_DEFAULT = 1
-
 
 class SlotCounts(Protocol):
     status: str

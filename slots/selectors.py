@@ -20,7 +20,7 @@ def slot_list(
     status: str | None = None,
     available: bool | None = None,
 ) -> QuerySet[Slot]:
-    """Slots of every status, filtered on their start; ordered by start, then id (SPEC §3.3.2).
+    """Slots of every status, filtered on their start; ordered by start, then id.
 
     `available` True keeps the slots a booking could take now: AVAILABLE, with a free place,
     not started; False keeps all the others.

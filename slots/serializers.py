@@ -1,4 +1,4 @@
-"""Wire shapes of slots (SPEC §3.0, §3.3)."""
+"""Wire shapes of slots."""
 
 from __future__ import annotations
 
@@ -18,14 +18,9 @@ from core.api.fields import (
 )
 from core.api.viewsets import PageQuery
 from core.db.instants import now_ms
+from core.limits import CAPACITY_DEFAULT, CAPACITY_MAX, CAPACITY_MIN
 from slots.models import SlotStatus
-from slots.rules import (
-    CAPACITY_DEFAULT,
-    CAPACITY_MAX,
-    CAPACITY_MIN,
-    slot_free_places,
-    slot_time_errors,
-)
+from slots.rules import slot_free_places, slot_time_errors
 from slots.services import WEEKDAYS
 
 

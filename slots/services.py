@@ -18,11 +18,19 @@ from core.db.instants import format_instant, now_ms, truncate_ms
 from core.db.transactions import in_service_transaction
 from core.errors import NotAHostError, NotOwnerError, ValidationFailedError
 from core.idempotency.records import IdempotencyClaim, idempotency_complete, idempotency_lock
+from core.limits import (
+    CAPACITY_MAX,
+    CAPACITY_MIN,
+    SLOT_DURATION_MAX_MINUTES,
+    SLOT_DURATION_MIN_MINUTES,
+)
 from slots.errors import SlotHasBookingError, SlotNotFoundError, SlotOverlapError
 from slots.events import slot_event_build, slot_events_record
 from slots.locks import slot_lock
 from slots.models import Slot, SlotEventAction, SlotStatus
-from slots.rules import CAPACITY_MAX, CAPACITY_MIN, slot_status_for, slot_time_errors
+from slots.rules import slot_status_for, slot_time_errors
+
+CAPACITY_MESSAGE = f"Capacity must be {CAPACITY_MIN} to {CAPACITY_MAX}"
 
 SLOT_CONSTRAINTS = {"slots_no_overlap": SlotOverlapError}
 NOT_SLOT_OWNER = "You can only delete your own slots"
@@ -75,7 +83,7 @@ def slot_create(
     """Publish a slot for the host, in its own transaction.
 
     Locks the host's user row, so two overlapping creations by one host are decided one after the
-    other (SPEC G5); the exclusion constraint slots_no_overlap stays the backstop. `allow_past`
+    other; the exclusion constraint slots_no_overlap stays the backstop. `allow_past`
     exists for seed_demo's demonstration slots only. The audit event (slot_events) commits with
     the slot; `actor_id` None on the API means the host acted, on other sources a command.
     Raises ValidationFailedError, NotAHostError, SlotOverlapError, UserNotFoundError.
@@ -85,7 +93,7 @@ def slot_create(
         start_time=start_time, end_time=end_time, now=now_ms(), allow_past=allow_past
     )
     if not CAPACITY_MIN <= capacity <= CAPACITY_MAX:
-        errors.append({"path": "capacity", "message": CAPACITY_RANGE_MESSAGE})
+        errors.append({"path": "capacity", "message": CAPACITY_MESSAGE})
     if errors:
         raise ValidationFailedError(details=errors)
 
@@ -123,7 +131,7 @@ def slot_delete(
     actor_id: UUID | None = None,
     request_id: str | None = None,
 ) -> SlotDeletion:
-    """Delete the caller's slot, or cancel it when it has booking history (SPEC §2.6, §3.3.5).
+    """Delete the caller's slot, or cancel it when it has booking history.
 
     Locks the slot row FOR UPDATE (the row may be deleted) and decides on the locked state.
     The admin and commands pass the slot's host as `user_id` and themselves as `actor_id`
@@ -171,19 +179,19 @@ def slot_delete(
     return in_service_transaction(work)
 
 
-# Bulk and recurring creation (SPEC §12.6) and admin edits (SPEC §10.1) ---------------------------
+# Bulk and recurring creation and admin edits ------------------------------------------------------
 BULK_MAX_SLOTS = 500
 BULK_MAX_DAYS = 366
 WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 NONEXISTENT_LOCAL_TIME = "NONEXISTENT_LOCAL_TIME"
 SLOT_IN_PAST = "SLOT_IN_PAST"
 SLOT_OVERLAP = "SLOT_OVERLAP"
-CAPACITY_RANGE_MESSAGE = f"Capacity must be {CAPACITY_MIN} to {CAPACITY_MAX}"
 
 
 @dataclass(frozen=True)
 class SlotRule:
-    """A weekly rule of SPEC §12.6. `time_zone` None means the host's own zone."""
+    """A weekly rule: dates, weekdays and local start times. `time_zone` None means the host's
+    own zone."""
 
     start_date: date
     end_date: date
@@ -239,12 +247,16 @@ def _rule_errors(rule: SlotRule) -> list[dict[str, str]]:
         errors.append({"path": "rule.weekdays", "message": "Invalid weekday"})
     if not rule.times or len(set(rule.times)) != len(rule.times):
         errors.append({"path": "rule.times", "message": "Times must be non-empty and unique"})
-    if not 5 <= rule.duration_minutes <= 1440:
+    if not SLOT_DURATION_MIN_MINUTES <= rule.duration_minutes <= SLOT_DURATION_MAX_MINUTES:
         errors.append(
-            {"path": "rule.durationMinutes", "message": "Duration must be 5 to 1440 minutes"}
+            {
+                "path": "rule.durationMinutes",
+                "message": f"Duration must be {SLOT_DURATION_MIN_MINUTES} to "
+                f"{SLOT_DURATION_MAX_MINUTES} minutes",
+            }
         )
     if not CAPACITY_MIN <= rule.capacity <= CAPACITY_MAX:
-        errors.append({"path": "rule.capacity", "message": CAPACITY_RANGE_MESSAGE})
+        errors.append({"path": "rule.capacity", "message": CAPACITY_MESSAGE})
     if rule.time_zone is not None and parse_time_zone(rule.time_zone) is None:
         errors.append({"path": "rule.timeZone", "message": "Invalid time zone"})
     return errors
@@ -253,7 +265,7 @@ def _rule_errors(rule: SlotRule) -> list[dict[str, str]]:
 def slot_rule_expand(
     *, rule: SlotRule, zone: str, now: datetime
 ) -> tuple[list[PlannedSlot], list[SkippedSlot]]:
-    """The occurrences of `rule` in `zone`, ascending, and those skipped (SPEC §12.6).
+    """The occurrences of `rule` in `zone`, ascending, and those skipped.
 
     A local time in a spring-forward gap is skipped (NONEXISTENT_LOCAL_TIME); an ambiguous one
     takes its first occurrence (fold=0); one starting at or before `now` is skipped
@@ -310,7 +322,7 @@ def _explicit_slots(slots: Sequence[PlannedSlot], now: datetime) -> list[Planned
         for error in slot_time_errors(start_time=start, end_time=end, now=now):
             errors.append({**error, "path": f"slots.{index}.{error['path']}"})
         if not CAPACITY_MIN <= item.capacity <= CAPACITY_MAX:
-            errors.append({"path": f"slots.{index}.capacity", "message": CAPACITY_RANGE_MESSAGE})
+            errors.append({"path": f"slots.{index}.capacity", "message": CAPACITY_MESSAGE})
         cleaned.append(PlannedSlot(start, end, item.capacity))
     if errors:
         raise ValidationFailedError(details=errors)
@@ -417,11 +429,11 @@ def slot_update(
     actor_id: UUID | None = None,
     request_id: str | None = None,
 ) -> Slot:
-    """Change a slot's times or capacity (the admin's edit form, SPEC §10.1).
+    """Change a slot's times or capacity (the admin's edit form).
 
     Times change only while the slot has no CONFIRMED booking and is not cancelled; the new range
     must start in the future and must not overlap the host's other slots. Capacity never goes
-    below the booked count, and the status is set to match in the same UPDATE (I6). Locks the
+    below the booked count, and the status is set to match in the same UPDATE. Locks the
     host's user row, then the slot row (the order of slot_create and booking_create), and decides
     on the locked state. Raises SlotNotFoundError, SlotHasBookingError, SlotOverlapError,
     ValidationFailedError, LockTimeoutError.
@@ -464,7 +476,7 @@ def slot_update(
             if overlapping:
                 raise SlotOverlapError()
         if not CAPACITY_MIN <= new_capacity <= CAPACITY_MAX:
-            raise _invalid("capacity", CAPACITY_RANGE_MESSAGE)
+            raise _invalid("capacity", CAPACITY_MESSAGE)
         if new_capacity < slot.booked_count:
             raise _invalid(
                 "capacity",

@@ -1,4 +1,4 @@
-"""Slot endpoints (SPEC §3.3)."""
+"""Slot endpoints."""
 
 from __future__ import annotations
 

@@ -11,10 +11,8 @@ from datetime import UTC, datetime
 import pytest
 
 from accounts.tests.factories import HostFactory, UserFactory
-from bookings.models import Booking
-from bookings.services import booking_cancel, booking_create
+from bookings.tests.factories import BookingFactory
 from slotbooking.tests.envelopes import assert_invalid
-from slots.tests.factories import SlotFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -27,16 +25,6 @@ def staff_api(api):
     return api.as_user(UserFactory.create(is_staff=True), token=True)
 
 
-def book(*, host=None, guest=None, at: datetime = DAY, cancelled: bool = False) -> Booking:
-    slot = SlotFactory.create(host=host or HostFactory.create())
-    guest = guest or UserFactory.create()
-    booking = booking_create(user_id=guest.pk, slot_id=slot.pk)
-    if cancelled:
-        booking_cancel(booking_id=booking.pk, actor_id=guest.pk)
-    Booking.objects.filter(pk=booking.pk).update(created_at=at)
-    return booking
-
-
 def analytics(api, **query):
     query.setdefault("start_date", "2026-03-01")
     query.setdefault("end_date", "2026-03-31")
@@ -45,8 +33,8 @@ def analytics(api, **query):
 
 def test_three_bookings_in_range_are_counted(staff_api):
     for _ in range(3):
-        book()
-    book(at=datetime(2026, 4, 1, tzinfo=UTC))  # outside the range
+        BookingFactory.create(created_at=DAY)
+    BookingFactory.create(created_at=datetime(2026, 4, 1, tzinfo=UTC))  # outside the range
 
     response = analytics(staff_api)
 
@@ -68,8 +56,8 @@ def test_three_bookings_in_range_are_counted(staff_api):
 
 def test_four_bookings_with_one_cancelled_give_a_rate_of_25(staff_api):
     for _ in range(3):
-        book()
-    book(cancelled=True)
+        BookingFactory.create(created_at=DAY)
+    BookingFactory.create(created_at=DAY, cancelled=True)
 
     response = analytics(staff_api)
 
@@ -83,7 +71,7 @@ def test_four_bookings_with_one_cancelled_give_a_rate_of_25(staff_api):
 )
 def test_the_cancellation_rate_is_exact_and_rounded_half_up(staff_api, cancelled, total, rate):
     for n in range(total):
-        book(cancelled=n < cancelled)
+        BookingFactory.create(created_at=DAY, cancelled=n < cancelled)
 
     response = analytics(staff_api)
 
@@ -106,9 +94,11 @@ def test_an_empty_range_reports_zeros(staff_api):
 def test_top_hosts_rank_confirmed_bookings_three_before_one(staff_api):
     busy, quiet = HostFactory.create(name="Zed Busy"), HostFactory.create(name="Amy Quiet")
     for _ in range(3):
-        book(host=busy)
-    book(host=quiet)
-    book(host=quiet, cancelled=True)  # cancelled bookings do not count for hosts
+        BookingFactory.create(slot__host=busy, created_at=DAY)
+    BookingFactory.create(slot__host=quiet, created_at=DAY)
+    BookingFactory.create(
+        slot__host=quiet, created_at=DAY, cancelled=True
+    )  # cancelled bookings do not count for hosts
 
     response = analytics(staff_api)
 
@@ -122,7 +112,7 @@ def test_top_hosts_ties_are_broken_by_name_in_code_point_order_and_capped_at_fiv
     names = ["bob", "Zoe", "Amy", "amy", "Émile", "Carl"]
     hosts = {name: HostFactory.create(name=name) for name in names}
     for host in hosts.values():
-        book(host=host)
+        BookingFactory.create(slot__host=host, created_at=DAY)
 
     response = analytics(staff_api)
 
@@ -135,7 +125,7 @@ def test_top_hosts_ties_on_name_are_broken_by_host_id(staff_api):
         [HostFactory.create(name="Same"), HostFactory.create(name="Same")], key=lambda h: str(h.pk)
     )
     for host in reversed(twins):
-        book(host=host)
+        BookingFactory.create(slot__host=host, created_at=DAY)
 
     response = analytics(staff_api)
 
@@ -205,7 +195,7 @@ def test_the_range_limit_follows_the_setting(staff_api, settings):
 
 def test_a_time_zone_moves_the_day_boundaries(staff_api):
     # 23:30 UTC on 10 March is already 11 March in Berlin (UTC+1).
-    book(at=datetime(2026, 3, 10, 23, 30, tzinfo=UTC))
+    BookingFactory.create(created_at=datetime(2026, 3, 10, 23, 30, tzinfo=UTC))
 
     utc = analytics(staff_api, start_date="2026-03-11", end_date="2026-03-11")
     berlin = analytics(
@@ -224,7 +214,7 @@ def test_a_time_zone_moves_the_day_boundaries(staff_api):
 
 
 def test_a_date_time_input_is_read_in_the_time_zone_then_its_day_is_taken(staff_api):
-    book(at=datetime(2026, 3, 11, 12, tzinfo=UTC))
+    BookingFactory.create(created_at=datetime(2026, 3, 11, 12, tzinfo=UTC))
 
     response = analytics(
         staff_api,
@@ -239,9 +229,11 @@ def test_a_date_time_input_is_read_in_the_time_zone_then_its_day_is_taken(staff_
 
 def test_a_dst_day_is_counted_whole(staff_api):
     # 29 March 2026 lasts 23 hours in Berlin: 28 March 23:00 UTC to 29 March 22:00 UTC.
-    book(at=datetime(2026, 3, 28, 23, 0, tzinfo=UTC))
-    book(at=datetime(2026, 3, 29, 21, 59, tzinfo=UTC))
-    book(at=datetime(2026, 3, 29, 22, 0, tzinfo=UTC))  # already 30 March in Berlin
+    BookingFactory.create(created_at=datetime(2026, 3, 28, 23, 0, tzinfo=UTC))
+    BookingFactory.create(created_at=datetime(2026, 3, 29, 21, 59, tzinfo=UTC))
+    BookingFactory.create(
+        created_at=datetime(2026, 3, 29, 22, 0, tzinfo=UTC)
+    )  # already 30 March in Berlin
 
     response = analytics(
         staff_api, start_date="2026-03-29", end_date="2026-03-29", tz="Europe/Berlin"
@@ -251,9 +243,9 @@ def test_a_dst_day_is_counted_whole(staff_api):
 
 
 def test_bookings_per_day_lists_only_days_with_bookings_ascending(staff_api):
-    book(at=datetime(2026, 3, 12, tzinfo=UTC))
-    book(at=datetime(2026, 3, 2, tzinfo=UTC), cancelled=True)
-    book(at=datetime(2026, 3, 12, 23, 59, tzinfo=UTC))
+    BookingFactory.create(created_at=datetime(2026, 3, 12, tzinfo=UTC))
+    BookingFactory.create(created_at=datetime(2026, 3, 2, tzinfo=UTC), cancelled=True)
+    BookingFactory.create(created_at=datetime(2026, 3, 12, 23, 59, tzinfo=UTC))
 
     response = analytics(staff_api)
 

@@ -1,5 +1,5 @@
 """Trigger bookings_sync_slot: slots.booked_count always equals the slot's CONFIRMED bookings
-(SPEC §2.4, I4), and the slot's status follows it (I6). Services never write booked_count."""
+and the slot's status follows it. Services never write booked_count."""
 
 from django.db import migrations
 

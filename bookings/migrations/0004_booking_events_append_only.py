@@ -1,4 +1,4 @@
-"""booking_events is append-only (SPEC §10.6): UPDATE and DELETE are rejected by a trigger."""
+"""booking_events is append-only: UPDATE and DELETE are rejected by a trigger."""
 
 from django.db import migrations
 

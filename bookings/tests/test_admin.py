@@ -11,6 +11,7 @@ from accounts.tests.factories import HostFactory, UserFactory
 from bookings.audit import STAFF_OVERRIDE
 from bookings.models import Booking, BookingEvent, BookingStatus
 from bookings.services import booking_create
+from bookings.tests.factories import BookingFactory
 from bookings.tests.invariants import assert_booking_invariants
 from core.db.instants import format_instant, now_ms
 from slotbooking.tests.admin import queries_of, staff_client
@@ -22,21 +23,14 @@ CHANGELIST = reverse("admin:bookings_booking_changelist")
 EVENTS = reverse("admin:bookings_bookingevent_changelist")
 
 
-def book(n: int = 1) -> list[Booking]:
-    return [
-        booking_create(user_id=UserFactory.create().pk, slot_id=SlotFactory.create().pk)
-        for _ in range(n)
-    ]
-
-
 def test_booking_and_event_changelists_do_not_grow_queries_with_rows(
     client, django_assert_max_num_queries
 ):
     client, _ = staff_client(client)
-    book(1)
+    BookingFactory.create_batch(1)
     one = queries_of(client, CHANGELIST)
     one_event = queries_of(client, EVENTS)
-    book(10)
+    BookingFactory.create_batch(10)
     with django_assert_max_num_queries(one + 1):  # +1 at most: the host filter's option list
         response = client.get(CHANGELIST)
     assert len(response.context["cl"].result_list) == 11
@@ -111,7 +105,7 @@ def test_export_csv_of_the_selection_in_the_spec_format(client):
     slot = SlotFactory.create(host=host)
     guest = UserFactory.create(name="@guest")
     booking = booking_create(user_id=guest.pk, slot_id=slot.pk)
-    book(1)
+    BookingFactory.create_batch(1)
     response = client.post(CHANGELIST, {"action": "export_csv", "_selected_action": [booking.pk]})
     assert response["Content-Type"].startswith("text/csv")
     body = b"".join(response.streaming_content).decode()
@@ -131,7 +125,7 @@ def test_export_csv_of_the_selection_in_the_spec_format(client):
 
 def test_booking_change_page_is_read_only_with_the_audit_inline(client, guest):
     client, _ = staff_client(client)
-    booking = book(1)[0]
+    booking = BookingFactory.create_batch(1)[0]
     response = client.get(reverse("admin:bookings_booking_change", args=[booking.pk]))
     assert response.status_code == 200
     assert b"audit log (read-only)" in response.content.lower() or b"Audit log" in response.content

@@ -30,6 +30,7 @@ from bookings.errors import (
 )
 from bookings.models import Booking, BookingStatus
 from bookings.services import booking_cancel, booking_create
+from bookings.tests.factories import BookingFactory
 from bookings.tests.invariants import assert_booking_invariants
 from core.db.instants import now_ms
 from core.db.transactions import constraint_name
@@ -57,10 +58,6 @@ pytestmark = pytest.mark.django_db(transaction=True)  # threads see only committ
 
 HOUR = timedelta(hours=1)
 CAPACITY_CONSTRAINTS = {"slots_booked_within_capacity", "slots_status_matches_count"}
-
-
-def book(user: User, slot: Slot) -> Callable[[], Booking]:
-    return partial(booking_create, user_id=user.pk, slot_id=slot.pk)
 
 
 def slots_of_distinct_hosts(count: int) -> list[Slot]:
@@ -93,7 +90,9 @@ def test_ten_guests_booking_one_slot_at_once_get_exactly_one_booking(settings):
     slot = SlotFactory.create()
     guests = UserFactory.create_batch(10)
 
-    attempts = run_at_once([book(guest, slot) for guest in guests])
+    attempts = run_at_once(
+        [partial(BookingFactory.create, user=guest, slot=slot) for guest in guests]
+    )
 
     assert_overlapped(attempts)
     assert len(succeeded(attempts)) == 1
@@ -112,7 +111,9 @@ def test_ten_guests_queued_on_the_slot_lock_get_exactly_one_booking_from_the_loc
 
     # All ten pass the unlocked pre-read (the slot is free) and queue on the slot row.
     with LocksHeld(slot_locks(slot), release_when_waiting=10) as held:
-        attempts = run_at_once([book(guest, slot) for guest in guests])
+        attempts = run_at_once(
+            [partial(BookingFactory.create, user=guest, slot=slot) for guest in guests]
+        )
 
     assert held.waiters_seen >= 10
     assert_overlapped(attempts)
@@ -131,7 +132,12 @@ def test_twenty_guests_on_five_slots_of_one_host_get_exactly_one_booking_per_slo
     guests = UserFactory.create_batch(20)
 
     with LocksHeld(slot_locks(*slots), release_when_waiting=20):
-        attempts = run_at_once([book(guest, slots[i % 5]) for i, guest in enumerate(guests)])
+        attempts = run_at_once(
+            [
+                partial(BookingFactory.create, user=guest, slot=slots[i % 5])
+                for i, guest in enumerate(guests)
+            ]
+        )
 
     assert_overlapped(attempts)
     bookings = succeeded(attempts)
@@ -153,7 +159,9 @@ def test_twenty_guests_booking_twenty_different_slots_at_once_all_succeed(settin
     slots = slots_of_distinct_hosts(20)
     guests = UserFactory.create_batch(20)
 
-    attempts = run_at_once([book(g, s) for g, s in zip(guests, slots, strict=True)])
+    attempts = run_at_once(
+        [partial(BookingFactory.create, user=g, slot=s) for g, s in zip(guests, slots, strict=True)]
+    )
 
     assert_overlapped(attempts)
     assert failed(attempts) == []
@@ -170,7 +178,9 @@ def test_one_guest_booking_six_slots_of_six_hosts_at_once_gets_exactly_five(sett
 
     # The slot locks cannot help here (six different slots): the guest's user row must.
     with LocksHeld(partial(user_lock, user_id=guest.pk), release_when_waiting=6):
-        attempts = run_at_once([book(guest, slot) for slot in slots])
+        attempts = run_at_once(
+            [partial(BookingFactory.create, user=guest, slot=slot) for slot in slots]
+        )
 
     assert_overlapped(attempts)
     assert len(succeeded(attempts)) == 5
@@ -186,7 +196,9 @@ def test_one_guest_booking_two_slots_of_one_host_at_once_gets_exactly_one():
     slots = [SlotFactory.create(host=host) for _ in range(2)]
 
     with LocksHeld(partial(user_lock, user_id=guest.pk), release_when_waiting=2):
-        attempts = run_at_once([book(guest, slot) for slot in slots])
+        attempts = run_at_once(
+            [partial(BookingFactory.create, user=guest, slot=slot) for slot in slots]
+        )
 
     assert_overlapped(attempts)
     assert len(succeeded(attempts)) == 1
@@ -202,7 +214,9 @@ def test_one_guest_booking_six_slots_freely_at_once_still_gets_exactly_five(sett
     guest = UserFactory.create()
     slots = slots_of_distinct_hosts(6)
 
-    attempts = run_at_once([book(guest, slot) for slot in slots])
+    attempts = run_at_once(
+        [partial(BookingFactory.create, user=guest, slot=slot) for slot in slots]
+    )
 
     assert_overlapped(attempts)
     assert len(succeeded(attempts)) == 5
@@ -331,7 +345,9 @@ def test_control_without_locks_one_guest_booking_six_slots_at_once_overbooks(set
     guest = UserFactory.create()
     slots = slots_of_distinct_hosts(6)
 
-    attempts = run_at_once([book(guest, slot) for slot in slots])
+    attempts = run_at_once(
+        [partial(BookingFactory.create, user=guest, slot=slot) for slot in slots]
+    )
 
     assert_overlapped(attempts)
     assert len(succeeded(attempts)) > 5, "no over-booking: the harness cannot see this race"
@@ -347,7 +363,9 @@ def test_control_without_locks_one_guest_gets_two_bookings_with_one_host(setting
     host = HostFactory.create()
     slots = [SlotFactory.create(host=host) for _ in range(2)]
 
-    attempts = run_at_once([book(guest, slot) for slot in slots])
+    attempts = run_at_once(
+        [partial(BookingFactory.create, user=guest, slot=slot) for slot in slots]
+    )
 
     assert_overlapped(attempts)
     assert len(succeeded(attempts)) == 2, "no double booking: the harness cannot see this race"
@@ -367,7 +385,9 @@ def test_control_without_locks_the_capacity_race_reaches_the_insert_and_the_cons
     slot = SlotFactory.create()
     guests = UserFactory.create_batch(10)
 
-    attempts = run_at_once([book(guest, slot) for guest in guests])
+    attempts = run_at_once(
+        [partial(BookingFactory.create, user=guest, slot=slot) for guest in guests]
+    )
 
     assert_overlapped(attempts)
     assert len(succeeded(attempts)) == 1

@@ -16,6 +16,7 @@ from accounts.tests.factories import UserFactory
 from bookings.models import Booking, BookingEvent
 from bookings.services import booking_create
 from bookings.tasks import idempotency_prune_task
+from bookings.tests.factories import post_booking
 from conftest import Api
 from core.db.instants import format_instant, now_ms
 from core.idempotency.models import IdempotencyRecord, IdempotencyState
@@ -35,12 +36,6 @@ pytestmark = pytest.mark.django_db
 KEY = "order-7f3a"
 
 
-def book(api, slot, key=KEY, **extra):
-    return api.post_json(
-        "/api/bookings", {"slotId": str(slot.pk)}, HTTP_IDEMPOTENCY_KEY=key, **extra
-    )
-
-
 def slot_body(hours: int) -> dict[str, str]:
     start = now_ms().replace(second=0, microsecond=0) + timedelta(hours=hours)
     return {
@@ -54,8 +49,8 @@ def test_repeating_a_booking_with_its_key_replays_the_same_bytes_and_books_once(
     slot = SlotFactory.create()
     api.as_user(guest)
 
-    first = book(api, slot)
-    second = book(api, slot)
+    first = post_booking(api, None, slot, HTTP_IDEMPOTENCY_KEY=KEY)
+    second = post_booking(api, None, slot, HTTP_IDEMPOTENCY_KEY=KEY)
 
     assert first.status_code == 201, first.content
     assert "Idempotent-Replayed" not in first.headers
@@ -74,7 +69,7 @@ def test_repeating_a_booking_with_its_key_replays_the_same_bytes_and_books_once(
 def test_a_booking_answer_is_the_same_with_and_without_a_key(api, guest):
     slots = SlotFactory.create_batch(2)
     api.as_user(guest)
-    with_key = book(api, slots[0]).json()["data"]
+    with_key = post_booking(api, None, slots[0], HTTP_IDEMPOTENCY_KEY=KEY).json()["data"]
     without = api.post_json("/api/bookings", {"slotId": str(slots[1].pk)}).json()["data"]
 
     assert list(with_key) == list(without)
@@ -84,7 +79,7 @@ def test_a_booking_answer_is_the_same_with_and_without_a_key(api, guest):
 def test_the_audit_event_carries_the_idempotency_key(api, guest):
     slot = SlotFactory.create()
 
-    book(api.as_user(guest), slot)
+    post_booking(api.as_user(guest), None, slot, HTTP_IDEMPOTENCY_KEY=KEY)
 
     event = BookingEvent.objects.get(booking__slot=slot)
     assert event.idempotency_key == KEY
@@ -97,9 +92,9 @@ def test_a_business_4xx_is_stored_and_replayed_even_after_the_state_changed(api,
     taken = booking_create(user_id=other.pk, slot_id=slot.pk)
     api.as_user(guest)
 
-    first = book(api, slot)
+    first = post_booking(api, None, slot, HTTP_IDEMPOTENCY_KEY=KEY)
     api.as_user(other).delete(f"/api/bookings/{taken.pk}")  # the slot is free again
-    second = book(api.as_user(guest), slot)
+    second = post_booking(api.as_user(guest), None, slot, HTTP_IDEMPOTENCY_KEY=KEY)
 
     assert_error(first, 409, "CONFLICT", "SLOT_NOT_AVAILABLE", "Slot is no longer available")
     assert second.status_code == 409
@@ -111,8 +106,8 @@ def test_a_business_4xx_is_stored_and_replayed_even_after_the_state_changed(api,
 def test_a_rule_failure_under_the_locks_is_stored_and_writes_nothing(api, host):
     slot = SlotFactory.create(host=host)
 
-    first = book(api.as_user(host), slot)
-    second = book(api, slot)
+    first = post_booking(api.as_user(host), None, slot, HTTP_IDEMPOTENCY_KEY=KEY)
+    second = post_booking(api, None, slot, HTTP_IDEMPOTENCY_KEY=KEY)
 
     assert_error(first, 400, "BAD_REQUEST", "BOOKING_OWN_SLOT", "You cannot book your own slot")
     assert second.content == first.content
@@ -125,9 +120,9 @@ def test_a_rule_failure_under_the_locks_is_stored_and_writes_nothing(api, host):
 def test_the_same_key_with_another_body_answers_422_idempotency_key_reused(api, guest):
     slots = SlotFactory.create_batch(2)
     api.as_user(guest)
-    book(api, slots[0])
+    post_booking(api, None, slots[0], HTTP_IDEMPOTENCY_KEY=KEY)
 
-    response = book(api, slots[1])
+    response = post_booking(api, None, slots[1], HTTP_IDEMPOTENCY_KEY=KEY)
 
     assert_error(
         response,
@@ -142,7 +137,7 @@ def test_the_same_key_with_another_body_answers_422_idempotency_key_reused(api, 
 def test_the_same_key_on_another_endpoint_answers_422(api, host):
     slot = SlotFactory.create()
     api.as_user(host)
-    book(api, slot)
+    post_booking(api, None, slot, HTTP_IDEMPOTENCY_KEY=KEY)
 
     response = api.post_json("/api/slots", slot_body(48), HTTP_IDEMPOTENCY_KEY=KEY)
 
@@ -162,7 +157,7 @@ def test_key_order_and_whitespace_of_the_body_do_not_change_the_fingerprint():
 def test_an_invalid_key_answers_400_invalid_idempotency_key(api, guest, key):
     slot = SlotFactory.create()
 
-    response = book(api.as_user(guest), slot, key=key)
+    response = post_booking(api.as_user(guest), None, slot, HTTP_IDEMPOTENCY_KEY=key)
 
     assert_error(
         response,
@@ -177,7 +172,7 @@ def test_an_invalid_key_answers_400_invalid_idempotency_key(api, guest, key):
 def test_a_key_of_255_printable_characters_is_accepted(api, guest):
     slot = SlotFactory.create()
 
-    response = book(api.as_user(guest), slot, key="~" * 255)
+    response = post_booking(api.as_user(guest), None, slot, HTTP_IDEMPOTENCY_KEY="~" * 255)
 
     assert response.status_code == 201
 
@@ -218,8 +213,8 @@ def test_keys_are_scoped_per_user(api):
     slots = SlotFactory.create_batch(2)
     alice, bob = UserFactory.create_batch(2)
 
-    first = book(api.as_user(alice), slots[0])
-    second = book(api.as_user(bob), slots[1])
+    first = post_booking(api.as_user(alice), None, slots[0], HTTP_IDEMPOTENCY_KEY=KEY)
+    second = post_booking(api.as_user(bob), None, slots[1], HTTP_IDEMPOTENCY_KEY=KEY)
 
     assert first.status_code == second.status_code == 201
     assert IdempotencyRecord.objects.filter(key=KEY).count() == 2
@@ -228,11 +223,13 @@ def test_keys_are_scoped_per_user(api):
 def test_an_expired_key_counts_as_new(api, guest, settings):
     slots = SlotFactory.create_batch(2)
     api.as_user(guest)
-    book(api, slots[0])
+    post_booking(api, None, slots[0], HTTP_IDEMPOTENCY_KEY=KEY)
     day_ago = now_ms() - timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS, seconds=1)
     IdempotencyRecord.objects.filter(key=KEY).update(created_at=day_ago)
 
-    response = book(api, slots[1])  # another body: a live record would answer 422
+    response = post_booking(
+        api, None, slots[1], HTTP_IDEMPOTENCY_KEY=KEY
+    )  # another body: a live record would answer 422
 
     assert response.status_code == 201, response.content
     assert "Idempotent-Replayed" not in response.headers
@@ -262,7 +259,7 @@ def test_a_duplicate_while_the_first_is_in_progress_answers_409_with_retry_after
     )
     idempotency_claim(user_id=guest.pk, key=KEY, fingerprint=fingerprint)  # the first one
 
-    response = book(api.as_user(guest), slot)
+    response = post_booking(api.as_user(guest), None, slot, HTTP_IDEMPOTENCY_KEY=KEY)
 
     assert_error(
         response,
@@ -287,7 +284,7 @@ def test_an_abandoned_claim_is_taken_over_and_its_old_attempt_can_write_nothing(
     long_ago = now_ms() - timedelta(seconds=settings.IDEMPOTENCY_CLAIM_TTL + 1)
     IdempotencyRecord.objects.filter(key=KEY).update(claimed_at=long_ago)
 
-    response = book(api.as_user(guest), slot)
+    response = post_booking(api.as_user(guest), None, slot, HTTP_IDEMPOTENCY_KEY=KEY)
 
     assert response.status_code == 201, response.content
     record = IdempotencyRecord.objects.get(key=KEY)
@@ -374,7 +371,7 @@ def test_a_concurrent_duplicate_answers_409_in_progress_and_books_once(settings)
     answers: dict[str, Any] = {}
 
     def first() -> None:
-        answers["first"] = book(Api().as_user(guest), slot)
+        answers["first"] = post_booking(Api().as_user(guest), None, slot, HTTP_IDEMPOTENCY_KEY=KEY)
         connection.close()
 
     thread = threading.Thread(target=first)
@@ -382,7 +379,7 @@ def test_a_concurrent_duplicate_answers_409_in_progress_and_books_once(settings)
     deadline = now_ms() + timedelta(seconds=5)
     while not IdempotencyRecord.objects.filter(key=KEY).exists() and now_ms() < deadline:
         pass  # until the first one has claimed the key
-    second = book(Api().as_user(guest), slot)
+    second = post_booking(Api().as_user(guest), None, slot, HTTP_IDEMPOTENCY_KEY=KEY)
     thread.join(10)
 
     assert answers["first"].status_code == 201
@@ -409,10 +406,10 @@ def test_a_5xx_is_not_stored_and_the_retry_with_the_key_runs_again(settings):
     holder = threading.Thread(target=hold_the_slot)
     holder.start()
     locked.wait(5)
-    first = book(Api().as_user(guest), slot)
+    first = post_booking(Api().as_user(guest), None, slot, HTTP_IDEMPOTENCY_KEY=KEY)
     release.set()
     holder.join(10)
-    second = book(Api().as_user(guest), slot)
+    second = post_booking(Api().as_user(guest), None, slot, HTTP_IDEMPOTENCY_KEY=KEY)
 
     assert first.status_code == 503
     assert first.json()["error"]["reason"] == "LOCK_TIMEOUT"

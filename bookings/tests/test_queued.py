@@ -15,6 +15,7 @@ from bookings.dispatch import booking_partition, booking_queue_name
 from bookings.models import Booking, BookingEvent
 from bookings.tasks import booking_create_task, enqueue_after_commit, idempotency_prune_task
 from bookings.tests.conftest import PARTITIONS, WORKER_ENV, queue_redis_url
+from bookings.tests.factories import post_booking
 from bookings.tests.invariants import assert_booking_invariants
 from core.idempotency.models import IdempotencyRecord
 from core.idempotency.records import (
@@ -29,10 +30,6 @@ pytestmark = pytest.mark.django_db(transaction=True)  # the workers see committe
 
 VISIBILITY_TIMEOUT = float(WORKER_ENV["CELERY_VISIBILITY_TIMEOUT"])
 RETRY_DEADLINE = 30  # seconds to wait for an outcome that a worker still has to produce
-
-
-def book(api, user, slot, **extra):
-    return api.as_user(user).post_json("/api/bookings", {"slotId": str(slot.pk)}, **extra)
 
 
 def partition_of(slot) -> int:
@@ -70,7 +67,7 @@ def retry_until_decided(api, user, slot, key):
     """Retry with the key until the outcome exists (409 IN_PROGRESS means: not yet)."""
     deadline = time.monotonic() + RETRY_DEADLINE
     while True:
-        response = book(api, user, slot, HTTP_IDEMPOTENCY_KEY=key)
+        response = post_booking(api, user, slot, HTTP_IDEMPOTENCY_KEY=key)
         in_progress = (
             response.status_code == 409
             and response.json()["error"]["reason"] == "IDEMPOTENCY_KEY_IN_PROGRESS"
@@ -101,9 +98,9 @@ def test_requests_accepted_in_order_a_b_c_for_one_place_are_decided_in_that_orde
     # The partition's worker is away: A, B and C are accepted (queued) in this order, each
     # answered QUEUE_TIMEOUT, so the order of acceptance is known exactly.
     queued_mode.stop(partition)
-    keys = {user: assert_queue_timeout(book(api, user, slot)) for user in (a, b, c)}
+    keys = {user: assert_queue_timeout(post_booking(api, user, slot)) for user in (a, b, c)}
     # Meanwhile the other partition's worker serves its own slots: partitions run in parallel.
-    assert book(api, d, elsewhere).status_code == 201
+    assert post_booking(api, d, elsewhere).status_code == 201
 
     queued_mode.start(partition)
     answers = {user: retry_until_decided(api, user, slot, key) for user, key in keys.items()}
@@ -125,7 +122,7 @@ def test_an_unreachable_broker_answers_503_queue_unavailable_quickly_and_writes_
     slot = SlotFactory.create()
 
     started = time.monotonic()
-    response = book(api, guest, slot, HTTP_IDEMPOTENCY_KEY="pay-1")
+    response = post_booking(api, guest, slot, HTTP_IDEMPOTENCY_KEY="pay-1")
     elapsed = time.monotonic() - started
 
     assert response.status_code == 503
@@ -140,7 +137,7 @@ def test_an_unreachable_broker_answers_503_queue_unavailable_quickly_and_writes_
     assert not IdempotencyRecord.objects.exists()  # the claim was withdrawn
     # Once the broker is back, the same key runs again (nothing was stored).
     settings.CELERY_BROKER_URL = queue_redis_url()
-    retry = book(api, guest, slot, HTTP_IDEMPOTENCY_KEY="pay-1")
+    retry = post_booking(api, guest, slot, HTTP_IDEMPOTENCY_KEY="pay-1")
     assert retry.status_code == 201, retry.content
     assert "Idempotent-Replayed" not in retry.headers
 
@@ -208,10 +205,10 @@ def test_no_worker_answers_503_queue_timeout_and_the_retry_gets_the_real_outcome
     queued_mode.stop(partition)
 
     started = time.monotonic()
-    key = assert_queue_timeout(book(api, guest, slot))  # no client key: the server made one
+    key = assert_queue_timeout(post_booking(api, guest, slot))  # no client key: the server made one
     assert time.monotonic() - started < 3
     UUID(key)
-    pending = book(api, guest, slot, HTTP_IDEMPOTENCY_KEY=key)
+    pending = post_booking(api, guest, slot, HTTP_IDEMPOTENCY_KEY=key)
     assert pending.status_code == 409
     assert pending.json()["error"]["reason"] == "IDEMPOTENCY_KEY_IN_PROGRESS"
     assert not Booking.objects.exists()  # the outcome is still open, and says so
@@ -230,7 +227,7 @@ def test_a_client_key_is_kept_through_a_queue_timeout(api, guest, queued_mode, s
     slot = SlotFactory.create()
     queued_mode.stop(partition_of(slot))
 
-    key = assert_queue_timeout(book(api, guest, slot, HTTP_IDEMPOTENCY_KEY="client-key"))
+    key = assert_queue_timeout(post_booking(api, guest, slot, HTTP_IDEMPOTENCY_KEY="client-key"))
     queued_mode.start(partition_of(slot))
 
     assert key == "client-key"
@@ -259,7 +256,7 @@ def test_a_worker_killed_mid_task_books_exactly_once_after_redelivery(
     queued_mode.start(partition, BOOKING_TEST_DELAY_BEFORE_WRITE="5")
 
     delivered = time.monotonic()
-    key = assert_queue_timeout(book(api, guest, slot, HTTP_IDEMPOTENCY_KEY="kill-me"))
+    key = assert_queue_timeout(post_booking(api, guest, slot, HTTP_IDEMPOTENCY_KEY="kill-me"))
     deadline = time.monotonic() + 10
     while not _worker_inside_its_transaction() and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -1,6 +1,6 @@
 """What every ModelAdmin of the project shares: writes through services, errors as messages.
 
-The admin is "just another interface" (STYLE §2): its forms never save models themselves. A form
+The admin is just another interface of the services: its forms never save models themselves. A form
 calls its service once its fields are valid, so a DomainError is shown on the form and as an
 error message, never as a 500; the services own their durable transactions, so the admin's own
 request-wide atomic() is left out (it would nest them, and durable=True refuses that).
@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
-from uuid import UUID
 
 from django import forms
 from django.contrib import admin, messages
@@ -175,7 +174,7 @@ class ServiceAdmin(admin.ModelAdmin[Any]):
 
 class HistoryAdmin(ServiceAdmin):
     """Rows with history (slots, bookings): Django's own delete is off, since bookings are never
-    deleted and slots only through slot_delete (SPEC §2.6); inlines show on the change page."""
+    deleted and slots only through slot_delete; inlines show on the change page."""
 
     def get_inlines(self, request: HttpRequest, obj: Any) -> Any:
         return self.inlines if obj is not None else ()
@@ -220,7 +219,3 @@ class ReadOnlyInline(admin.TabularInline[Any, Any]):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
-
-
-def uuid_or_none(value: object) -> UUID | None:
-    return parse_uuid(value)

@@ -1,4 +1,5 @@
-"""One place renders every error into the envelope of SPEC §1.3."""
+"""One place renders every error into one envelope:
+`{"success": false, "error": {"code", "reason", "message", "details"?}}`."""
 
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ def error_headers(error: DomainError) -> dict[str, str]:
         headers["Retry-After"] = str(error.retry_after)
     if error.http_status == 401:
         headers["WWW-Authenticate"] = WWW_AUTHENTICATE
-    headers.update(error.headers)  # e.g. Idempotency-Key with QUEUE_TIMEOUT (SPEC §7.4)
+    headers.update(error.headers)  # e.g. Idempotency-Key with QUEUE_TIMEOUT
     return headers
 
 

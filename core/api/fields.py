@@ -1,4 +1,4 @@
-"""DRF fields that speak the contract's validation language (SPEC §1.4).
+"""DRF fields that speak the contract's validation language.
 
 DRF's own fields coerce ("1" becomes 1) and word their errors differently. These fields check JSON
 types strictly and fail with the exact generic messages of the contract, so every serializer gets
@@ -133,7 +133,7 @@ class EnumField(ContractField):
 
 
 class UuidField(ContractField):
-    """A uuid string (SPEC §1.5), normalised to lowercase; `invalid` words the failure."""
+    """A uuid string, normalised to lowercase; `invalid` words the failure."""
 
     def __init__(self, *, invalid: str = "Invalid uuid", **kwargs: Any) -> None:
         self.invalid = invalid
@@ -152,7 +152,8 @@ class UuidField(ContractField):
 
 
 class InstantField(ContractField):
-    """An instant in any form of SPEC §1.6; every failure, absence included, is `Invalid date`.
+    """An instant: ISO 8601 with a zone, or epoch milliseconds where allowed. Every failure,
+    absence included, is `Invalid date`.
 
     Request bodies also accept epoch milliseconds (`allow_number`); query strings do not.
     """
@@ -240,7 +241,8 @@ class BodyIntegerField(ContractField):
 
 # Running a serializer -----------------------------------------------------------------------------
 def _details(errors: Any, path: str = "") -> list[dict[str, str]]:
-    """Flatten DRF's nested error detail into SPEC §1.4's [{path, message}], one per field."""
+    """Flatten DRF's nested error detail into the envelope's details, [{path, message}], one per
+    field."""
     if isinstance(errors, Mapping):
         found: list[dict[str, str]] = []
         for key, value in errors.items():

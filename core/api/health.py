@@ -42,7 +42,7 @@ class HealthViewSet(PublicApiViewSet):
     @extend_schema(
         summary="Probes the database (and Redis in queued mode)",
         description="200 when every dependency answers; 503 UNHEALTHY with the failed checks.",
-        auth=[],  # public: credentials are ignored (SPEC §1.8)
+        auth=[],  # public: credentials are ignored
         responses={
             200: inline_serializer(
                 "HealthEnvelope",

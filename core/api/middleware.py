@@ -1,4 +1,4 @@
-"""Request ids and the one log line per request (SPEC §1.1, §11.1)."""
+"""Request ids and the one log line per request."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 
 from core.api.exception_handler import as_domain_error, error_response
+from core.context import request_context
 
 logger = logging.getLogger("slotbooking.requests")
 
@@ -28,11 +29,12 @@ class RequestIdMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
-        request.request_id = _request_id(request.headers.get("X-Request-Id"))  # type: ignore[attr-defined]
-        response = self.get_response(request)
-        response["X-Request-Id"] = request.request_id  # type: ignore[attr-defined]
+        request_id = _request_id(request.headers.get("X-Request-Id"))
+        with request_context(request_id):  # logs, audit rows and queued tasks read it
+            response = self.get_response(request)
+        response["X-Request-Id"] = request_id
         fields = {
-            "requestId": request.request_id,  # type: ignore[attr-defined]
+            "requestId": request_id,
             "method": request.method,
             "path": request.path,
             "status": response.status_code,

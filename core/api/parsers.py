@@ -1,4 +1,4 @@
-"""Request body parsers: strict JSON (SPEC §1.1) and form-encoded bodies, as the original took."""
+"""Request body parsers: strict JSON and form-encoded bodies, as the original took."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from rest_framework.request import Request
 
 
 class JsonRenderer(JSONRenderer):
-    charset = "utf-8"  # Content-Type: application/json; charset=utf-8 (SPEC §1.1)
+    charset = "utf-8"  # Content-Type: application/json; charset=utf-8
     ensure_ascii = False
     compact = True
 

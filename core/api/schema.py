@@ -44,10 +44,10 @@ from core.errors import (
 
 
 # Extensions: without them drf-spectacular warns on our own fields and authenticator, and
-# `spectacular --validate --fail-on-warn` (SPEC §3.5) fails. Defined here because every view
+# `spectacular --validate --fail-on-warn` fails. Defined here because every view
 # imports this module, so they are registered before any schema is generated.
 class ApiAuthenticationScheme(OpenApiAuthenticationExtension):
-    """Either a bearer token or the x-user-id header (SPEC §1.8): two alternatives, not both."""
+    """Either a bearer token or the x-user-id header: two alternatives, not both."""
 
     target_class = "accounts.auth.ApiAuthentication"
     name = ["BearerAuth", "UserIdHeader"]
@@ -143,7 +143,7 @@ class ReasonFieldSchema(OpenApiSerializerFieldExtension):
 
     def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
         # Read at generation time, once every app's errors module has been imported, so reasons
-        # that no single operation returns (ENDPOINT_NOT_FOUND) are documented too (SPEC §3.5).
+        # that no single operation returns (ENDPOINT_NOT_FOUND) are documented too.
         return {"type": "string", "enum": sorted(DomainError.by_reason)}
 
 
@@ -217,7 +217,7 @@ def errors(
     if body:
         chosen += BODY
     if body or LockTimeoutError in chosen:
-        chosen.append(ConstraintViolationError)  # any write: the database's backstop (SPEC §5)
+        chosen.append(ConstraintViolationError)  # any write: the database's backstop
     chosen += ALWAYS
     by_status: dict[int, list[type[DomainError]]] = defaultdict(list)
     for error_class in chosen:

@@ -32,7 +32,7 @@ class RootViewSet(PublicApiViewSet):
     @extend_schema(
         summary="Service name and links",
         description="The service's name and version, and where its documentation lives.",
-        auth=[],  # public: credentials are ignored (SPEC §1.8)
+        auth=[],  # public: credentials are ignored
         responses={
             200: inline_serializer(
                 "RootEnvelope",

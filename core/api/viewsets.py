@@ -20,9 +20,9 @@ MAX_PAGE = 1_000_000
 MAX_LIMIT = 100
 
 
+# A viewset whose wrong methods get 405 before authentication. (A comment, not a docstring:
+# drf-spectacular would publish a docstring as the description of every operation.)
 class ApiViewSet(viewsets.ViewSet):
-    """A viewset whose wrong methods get 405 before authentication (SPEC §1.10)."""
-
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         method = (request.method or "").lower()
         if method != "options" and not hasattr(self, method):
@@ -30,14 +30,13 @@ class ApiViewSet(viewsets.ViewSet):
         super().initial(request, *args, **kwargs)
 
 
+# Public endpoints ignore credentials entirely.
 class PublicApiViewSet(ApiViewSet):
-    """Public endpoints ignore credentials entirely (SPEC §1.8)."""
-
     authentication_classes = ()
 
 
 def api_route(pattern: str, view: Any, name: str) -> URLPattern:
-    """`/api/<pattern>` with and without a trailing slash, never redirected (SPEC §1.1)."""
+    """`/api/<pattern>` with and without a trailing slash, never redirected."""
     return re_path(rf"^api/{pattern}/?$", view, name=name)
 
 
@@ -47,17 +46,12 @@ class PageQuery(serializers.Serializer):
 
 
 def paginate(items: QuerySet[Any], *, page: int, limit: int) -> tuple[list[Any], dict[str, int]]:
-    """One page of a totally ordered query, and the meta of SPEC §1.2."""
+    """One page of a totally ordered query, and its meta {page, limit, total}."""
     offset = (page - 1) * limit
     rows = list(items[offset : offset + limit])
     # The last page tells the total: spare the COUNT(*).
     total = offset + len(rows) if rows and len(rows) < limit else items.order_by().count()
     return rows, {"page": page, "limit": limit, "total": total}
-
-
-def request_id(request: Request) -> str | None:
-    """The request's X-Request-Id (RequestIdMiddleware), for the audit log."""
-    return getattr(request._request, "request_id", None)
 
 
 def ok(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> Response:

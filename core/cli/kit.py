@@ -10,7 +10,7 @@ from django.core.management.base import CommandError
 
 from core.errors import DomainError
 
-# Exit codes of every command (SPEC §10.3): 0 ok, 1 a business failure or finding, 2 usage.
+# Exit codes of every command: 0 ok, 1 a business failure or finding, 2 usage.
 EXIT_FINDING = 1
 EXIT_USAGE = 2
 

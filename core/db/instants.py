@@ -1,4 +1,4 @@
-"""Instants on the wire (SPEC §1.6): parsing the accepted input forms, rendering `…000Z`."""
+"""Instants on the wire: parsing the accepted input forms, rendering `…000Z`."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from core.db.instants import now_ms
 
 class BaseModel(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    # Milliseconds, like every instant we store (SPEC §1.6): what we render is what we compare.
+    # Milliseconds, like every instant we store: what we render is what we compare.
     created_at = models.DateTimeField(default=now_ms, editable=False)
     updated_at = models.DateTimeField(default=now_ms, editable=False)
 

@@ -1,5 +1,5 @@
 """Transaction plumbing shared by every service: durable transactions, bounded lock waits,
-retries of deadlocks, and the mapping of database errors to DomainErrors (SPEC §6.2)."""
+retries of deadlocks, and the mapping of database errors to DomainErrors."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def require_transaction(what: str) -> None:
 
 
 def set_lock_timeout(seconds: float | None = None) -> None:
-    """Bound every lock wait of the current transaction (SPEC G6). Inside atomic()."""
+    """Bound every lock wait of the current transaction. Inside atomic()."""
     millis = int((settings.BOOKING_LOCK_TIMEOUT if seconds is None else seconds) * 1000)
     with connection.cursor() as cursor:
         cursor.execute(f"SET LOCAL lock_timeout = {millis}")
@@ -73,7 +73,7 @@ def translate_database_error(
     constraint_errors: Mapping[str, type[DomainError]] | None = None,
     missing_reference_errors: Mapping[str, type[DomainError]] | None = None,
 ) -> DomainError | None:
-    """The DomainError a database error stands for, or None if it is a defect (SPEC §6.2).
+    """The DomainError a database error stands for, or None if it is a defect.
 
     `constraint_errors` maps constraint names to the error of the use case;
     `missing_reference_errors` maps a referenced table to its 404 for foreign-key violations.

@@ -20,7 +20,7 @@ class IdempotencyState(models.TextChoices):
 
 
 class IdempotencyRecord(models.Model):
-    """The outcome of one idempotent request, per user and key (SPEC §8.3)."""
+    """The outcome of one idempotent request, per user and key."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(

@@ -1,4 +1,4 @@
-"""Idempotency keys (SPEC §8): claim, replay, and the record a use case completes.
+"""Idempotency keys: claim, replay, and the record a use case completes.
 
 A request with an `Idempotency-Key` claims the pair (user, key) in its own short committed
 transaction before anything runs. The service of the use case then locks the record first inside
@@ -49,14 +49,14 @@ T = TypeVar("T")
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 CONTENT_TYPE = "application/json; charset=utf-8"
-KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")  # printable ASCII, no space (SPEC §8.2)
+KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")  # printable ASCII, no space
 CLAIM_ROUNDS = 3
 # What a record may not hold: not executed (validation, auth), or the idempotency answers.
 NOT_STORED_STATUSES = {401, 429}
 NOT_STORED_CODES = {"VALIDATION_ERROR"}
 NOT_STORED_ERRORS = (IdempotencyKeyInProgressError, IdempotencyKeyReusedError)
 
-# For @extend_schema of the idempotent endpoints (SPEC §3.5).
+# For @extend_schema of the idempotent endpoints.
 IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
     HEADER,
     {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
@@ -162,7 +162,7 @@ def idempotency_key_parse(raw: str | None) -> str | None:
 
 
 def request_fingerprint(*, method: str, route: str, body: Any) -> str:
-    """SHA-256 over method, route with path ids, and the body as canonical JSON (SPEC §8.2)."""
+    """SHA-256 over method, route with path ids, and the body as canonical JSON."""
     if isinstance(body, QueryDict):  # DRF's stand-in for an empty body
         body = {}
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
@@ -295,7 +295,7 @@ def idempotency_complete(*, claim: IdempotencyClaim, result: Any) -> Outcome:
 
 # After the use case -------------------------------------------------------------------------------
 def is_stored_error(error: BaseException) -> bool:
-    """A business answer the endpoint itself produced (SPEC §8.2 "What is stored")."""
+    """A business answer the endpoint itself produced."""
     return (
         isinstance(error, DomainError)
         and error.http_status < 500
@@ -406,7 +406,7 @@ def idempotent_response(
     route: str,
     run: Callable[[IdempotencyScope], Outcome],
 ) -> HttpResponse:
-    """An idempotent endpoint after authentication (SPEC §8.2): body parsing → key format →
+    """An idempotent endpoint after authentication: body parsing → key format →
     record lookup/claim → `run` (validation, then the use case) → settle the record."""
     body = request.data  # parsing errors (400/413/415) come before the key is looked at
     key = idempotency_key_parse(request.headers.get(HEADER))

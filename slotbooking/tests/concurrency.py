@@ -15,12 +15,15 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 from django.db import connection, transaction
+
+from slots.locks import slot_lock
 
 
 @dataclass
@@ -217,3 +220,24 @@ def http_call(
     except urllib.error.HTTPError as error:  # 4xx and 5xx still carry the envelope
         status, headers, raw = error.code, dict(error.headers), error.read()
     return HttpAnswer(status=status, headers=headers, body=json.loads(raw) if raw else None)
+
+
+def answers(attempts: Sequence[Attempt]) -> list[HttpAnswer]:
+    """Every client got an HTTP answer (no socket error, no timeout)."""
+    assert [a.error for a in attempts if a.error is not None] == []
+    return [a.result for a in attempts]
+
+
+def outcomes(attempts: Sequence[Attempt]) -> Counter[tuple[int, str | None]]:
+    """(status, reason) of every answer, counted."""
+    return Counter((answer.status, answer.reason) for answer in answers(attempts))
+
+
+def slot_locks(*slots: Any) -> Callable[[], None]:
+    """Lock several slots the way the code base does: ascending id order."""
+
+    def take() -> None:
+        for slot in sorted(slots, key=lambda s: s.pk):
+            slot_lock(slot_id=slot.pk)
+
+    return take

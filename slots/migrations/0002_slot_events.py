@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-# slot_events is append-only (SPEC §10.6), like booking_events: UPDATE and DELETE are rejected.
+# slot_events is append-only, like booking_events: UPDATE and DELETE are rejected.
 APPEND_ONLY = """
 CREATE FUNCTION slot_events_append_only() RETURNS trigger
 LANGUAGE plpgsql AS $$

@@ -1,4 +1,5 @@
-"""manage.py report: the analytics of SPEC §9.1 for a range of days, as text, CSV or JSON."""
+"""manage.py report: the numbers of GET /api/admin/analytics for a range of days, as text,
+CSV or JSON."""
 
 from __future__ import annotations
 

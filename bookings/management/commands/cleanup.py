@@ -1,4 +1,4 @@
-"""manage.py cleanup: prune expired idempotency records (SPEC §10.3); beat runs it hourly too."""
+"""manage.py cleanup: prune expired idempotency records; beat runs it hourly too."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""manage.py export_bookings: the bookings CSV of SPEC §10.4, streamed in constant memory."""
+"""manage.py export_bookings: the bookings CSV, streamed in constant memory."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""manage.py run_booking_workers: one Celery worker per booking partition (SPEC §7.3, §11.2).
+"""manage.py run_booking_workers: one Celery worker per booking partition.
 
 First come, first served needs each partition queue `bookings.<p>` to be consumed by exactly one
 process, one task at a time, in queue order: concurrency 1, prefetch 1, late ack, solo pool. This

@@ -1,4 +1,4 @@
-"""manage.py seed_demo: the demo users and slots of SPEC §10.5, idempotently."""
+"""manage.py seed_demo: the demo users and slots, idempotently."""
 
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ from core.cli.kit import (
 )
 from core.db.instants import format_instant
 from core.errors import DomainError, ValidationFailedError
+from core.limits import SLOT_DURATION_MAX_MINUTES, SLOT_DURATION_MIN_MINUTES
 from slots.errors import SlotOverlapError
 from slots.services import WEEKDAYS, SlotRule, slot_bulk_create
 
@@ -72,7 +73,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--weekdays", required=True, type=_weekdays, help="e.g. MON,WED")
         parser.add_argument("--times", required=True, type=_times, help="e.g. 09:00,14:00")
-        parser.add_argument("--duration", required=True, type=int, help="minutes (5-1440)")
+        parser.add_argument(
+            "--duration",
+            required=True,
+            type=int,
+            help=f"minutes ({SLOT_DURATION_MIN_MINUTES}-{SLOT_DURATION_MAX_MINUTES})",
+        )
         parser.add_argument("--tz", help="IANA time zone of the times (default: the host's)")
         parser.add_argument("--capacity", type=int, default=1, help="places per slot (1)")
         parser.add_argument("--skip-conflicts", action="store_true", help="skip overlaps")
