@@ -19,7 +19,7 @@ from core.api.schema import (
     path_id,
     success,
 )
-from core.api.viewsets import ApiViewSet, listed, ok, paginate, request_id
+from core.api.viewsets import ApiViewSet, listed, ok, paginate
 from core.errors import (
     LockTimeoutError,
     NotAHostError,
@@ -229,7 +229,6 @@ class SlotBulkViewSet(ApiViewSet):
                     slots=slots,
                     skip_conflicts=data["skipConflicts"],
                     dry_run=data["dryRun"],
-                    request_id=request_id(request),
                     idempotency=claim,
                 ),
             )
