@@ -57,10 +57,12 @@ static: venv
 seed: migrate  ## load the demo data (idempotent) and print the demo users' tokens
 	@$(MANAGE) seed_demo --tokens
 
-run: migrate static  ## serve the API and admin on PORT; BOOKING_MODE=queued adds Redis and the workers
+run: migrate static  ## serve the API and admin on PORT with Redis, the default worker and beat (webhooks); BOOKING_MODE=queued adds the booking workers
 	@# Sync mode needs no Redis: start it only when the queue is on (SPEC §11.1).
 	@if [ "$$($(MANAGE) shell -c 'from django.conf import settings; print(settings.BOOKING_MODE)' 2>/dev/null)" = queued ]; then \
 		$(MAKE) --no-print-directory redis; fi
+	@# Webhook delivery runs in the default-queue worker in both modes: it needs Redis too.
+	@$(MAKE) --no-print-directory redis
 	@$(MANAGE) seed_demo --tokens
 	@echo
 	@echo "API:     http://$(HOST):$(PORT)/api"
@@ -68,12 +70,13 @@ run: migrate static  ## serve the API and admin on PORT; BOOKING_MODE=queued add
 	@echo "Admin:   http://$(HOST):$(PORT)/admin/  (create a login: $(MANAGE) create_staff --email you@example.com --name You --superuser --password-from-env ADMIN_PASSWORD)"
 	@echo "Stop with Ctrl-C; the embedded database keeps running for the next run (make db-stop)."
 	@echo
-	@# Queued mode: the booking workers run beside gunicorn and stop with it (SPEC §11.2).
-	@$(MANAGE) run_booking_workers --if-queued --loglevel warning & workers=$$!; \
+	@# The default-queue worker and beat (webhooks) always, the partition workers when queued:
+	@# they run beside gunicorn and stop with it.
+	@$(MANAGE) run_booking_workers --if-queued --with-beat --loglevel warning & workers=$$!; \
 	trap 'kill $$workers 2>/dev/null; wait $$workers' EXIT; \
 	$(VENV)/bin/gunicorn slotbooking.wsgi -c slotbooking/gunicorn_conf.py --bind $(HOST):$(PORT) --log-level warning
 
-worker: migrate redis  ## the booking workers alone: one per partition, plus cleanup (beat)
+worker: migrate redis  ## the workers alone: one per booking partition, plus the default worker and beat (webhooks, cleanup)
 	exec $(MANAGE) run_booking_workers --with-beat
 
 test: db redis chromium  ## run the whole suite against real PostgreSQL and Redis

@@ -29,12 +29,14 @@ from bookings.errors import (
 from bookings.idempotency import IdempotencyClaim, idempotency_complete, idempotency_lock
 from bookings.locks import booking_lock
 from bookings.models import Booking, BookingStatus, EventAction, EventSource
+from bookings.webhooks import booking_webhook_emit
 from slotbooking.db import in_service_transaction
 from slotbooking.errors import NotOwnerError
 from slotbooking.instants import now_ms
 from slots.errors import SlotNotAvailableError, SlotNotFoundError
 from slots.locks import slot_lock
 from slots.models import Slot, SlotStatus
+from webhooks.models import EventType
 
 # A constraint that fires means some path wrote without the locks; the database still says no.
 BOOKING_CONSTRAINTS = {
@@ -137,6 +139,8 @@ def booking_create(
             request_id=request_id,
             idempotency_key=key,
         )
+        # The outbox row commits with the booking, or not at all.
+        booking_webhook_emit(booking=booking, type=EventType.BOOKING_CREATED)
         if idempotency is not None:
             idempotency_complete(claim=idempotency, result=booking)
         return booking
@@ -202,6 +206,7 @@ def booking_cancel(
             request_id=request_id,
             idempotency_key=key,
         )
+        booking_webhook_emit(booking=booking, type=EventType.BOOKING_CANCELLED)
         if idempotency is not None:
             idempotency_complete(claim=idempotency, result=booking)
         return booking

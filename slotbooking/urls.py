@@ -7,6 +7,7 @@ from accounts.views import CurrentUserViewSet, UserDetailViewSet, UserViewSet
 from analytics.dashboard import analytics_dashboard
 from analytics.views import AnalyticsViewSet
 from bookings.views import BookingDetailViewSet, BookingHistoryViewSet, BookingViewSet
+from calendars.views import BookingCalendarViewSet, CalendarTokenViewSet, HostCalendarViewSet
 from slotbooking.api import api_route
 from slotbooking.views import (
     DocsView,
@@ -19,6 +20,7 @@ from slotbooking.views import (
     server_error,
 )
 from slots.views import HostSlotViewSet, SlotDetailViewSet, SlotViewSet
+from webhooks.views import WebhookDeliveryViewSet, WebhookDetailViewSet, WebhookViewSet
 
 ID = r"(?P<{}>[^/]+)"
 
@@ -49,6 +51,33 @@ urlpatterns = [
         "bookings/" + ID.format("booking_id") + "/history",
         BookingHistoryViewSet.as_view({"get": "list"}),
         "booking-history",
+    ),
+    # Webhooks and calendars. /api/bookings/{id}.ics is matched before /api/bookings/{id}.
+    api_route(
+        "bookings/" + ID.format("booking_id") + r"\.ics",
+        BookingCalendarViewSet.as_view({"get": "retrieve"}),
+        "booking-ics",
+    ),
+    api_route(
+        "users/me/calendar-token",
+        CalendarTokenViewSet.as_view({"post": "rotate"}),
+        "users-me-calendar-token",
+    ),
+    api_route(
+        "hosts/" + ID.format("host_id") + r"/calendar\.ics",
+        HostCalendarViewSet.as_view({"get": "retrieve"}),
+        "host-calendar",
+    ),
+    api_route("webhooks", WebhookViewSet.as_view({"post": "create", "get": "list"}), "webhooks"),
+    api_route(
+        "webhooks/" + ID.format("webhook_id") + "/deliveries",
+        WebhookDeliveryViewSet.as_view({"get": "list"}),
+        "webhook-deliveries",
+    ),
+    api_route(
+        "webhooks/" + ID.format("webhook_id"),
+        WebhookDetailViewSet.as_view({"get": "retrieve", "delete": "destroy"}),
+        "webhook-detail",
     ),
     api_route(
         "bookings/" + ID.format("booking_id"),

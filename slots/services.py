@@ -23,6 +23,8 @@ from slots.events import slot_event_build, slot_events_record
 from slots.locks import slot_lock
 from slots.models import Slot, SlotEventAction, SlotStatus
 from slots.rules import slot_time_errors
+from slots.webhooks import slot_webhook_emit
+from webhooks.models import EventType
 
 SLOT_CONSTRAINTS = {"slots_no_overlap": SlotOverlapError}
 NOT_SLOT_OWNER = "You can only delete your own slots"
@@ -58,6 +60,8 @@ def _record_created(
         )
         for slot in slots
     )
+    # The outbox rows commit with the slots, or not at all.
+    slot_webhook_emit(slots=slots, type=EventType.SLOT_CREATED)
 
 
 def slot_create(
@@ -142,7 +146,10 @@ def slot_delete(
             raise SlotHasBookingError()
         actor = user_id if actor_id is None and source == EventSource.API else actor_id
         if Booking.objects.filter(slot_id=slot.pk).exists():
-            Slot.objects.filter(pk=slot.pk).update(status=SlotStatus.CANCELLED, updated_at=now_ms())
+            cancelled_at = now_ms()
+            Slot.objects.filter(pk=slot.pk).update(
+                status=SlotStatus.CANCELLED, updated_at=cancelled_at
+            )
             event = slot_event_build(
                 slot=slot,
                 action=SlotEventAction.CANCELLED,
@@ -153,6 +160,8 @@ def slot_delete(
                 request_id=request_id,
             )
             slot_events_record([event])
+            slot.status, slot.updated_at = SlotStatus.CANCELLED, cancelled_at
+            slot_webhook_emit(slots=[slot], type=EventType.SLOT_CANCELLED)
             return SlotDeletion.CANCELLED
         event = slot_event_build(
             slot=slot,
@@ -162,6 +171,9 @@ def slot_delete(
             old=slot,
             request_id=request_id,
         )
+        # Rendered before the row goes (a deleted slot is announced as cancelled).
+        slot.status, slot.updated_at = SlotStatus.CANCELLED, now_ms()
+        slot_webhook_emit(slots=[slot], type=EventType.SLOT_CANCELLED)
         slot.delete()
         slot_events_record([event])
         return SlotDeletion.DELETED

@@ -20,8 +20,9 @@ from slots.tests.factories import SlotFactory
 pytestmark = pytest.mark.django_db
 
 # auth user, unlocked pre-check, BEGIN, SET LOCAL lock_timeout, user lock, slot lock (+ host),
-# active-bookings aggregate, INSERT booking, refresh the slot, INSERT booking event, COMMIT.
-SUCCESSFUL_BOOKING = 11
+# active-bookings aggregate, INSERT booking, refresh the slot, INSERT booking event, the webhook
+# outbox (one statement: the event and its deliveries), COMMIT.
+SUCCESSFUL_BOOKING = 12
 # auth user, unlocked pre-check: the 409 is answered before any transaction or lock.
 CONFLICTING_BOOKING = 2
 # auth user, the slot with its host and confirmed booking (one query).
