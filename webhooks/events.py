@@ -50,8 +50,9 @@ inserted AS (
     SELECT id, type, body, created_at, created_at FROM new_events
 )
 INSERT INTO webhook_deliveries
-    (id, event_id, endpoint_id, status, attempt_count, next_attempt_at, created_at, updated_at)
-SELECT gen_random_uuid(), n.id, e.id, 'PENDING', 0, n.created_at, n.created_at, n.created_at
+    (id, event_id, endpoint_id, status, attempt_count, series_start, next_attempt_at, created_at,
+     updated_at)
+SELECT gen_random_uuid(), n.id, e.id, 'PENDING', 0, 0, n.created_at, n.created_at, n.created_at
 FROM new_events n
 JOIN webhook_endpoints e
   ON e.is_active AND (e.all_events OR (e.owner_id = ANY(n.user_ids) AND n.type = ANY(e.events)))

@@ -103,7 +103,10 @@ class WebhookDelivery(BaseModel):
     status = models.CharField(
         max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
     )
-    attempt_count = models.PositiveIntegerField(default=0)
+    attempt_count = models.PositiveIntegerField(default=0)  # attempts made, ever
+    # attempt_count when the current series of retries began (0, or when an admin redelivered):
+    # the backoff and WEBHOOK_MAX_ATTEMPTS count from here.
+    series_start = models.PositiveIntegerField(default=0)
     # When the next attempt is due. While an attempt runs it is the attempt's lease: a worker
     # that dies mid-delivery leaves it behind, and the sweep retries once it has passed.
     next_attempt_at = models.DateTimeField(null=True, blank=True)

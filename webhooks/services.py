@@ -23,7 +23,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 
 from accounts.locks import user_lock
 from slotbooking.db import in_service_transaction, set_lock_timeout
@@ -220,13 +220,14 @@ def _record(claim: _Claim, result: AttemptResult) -> AttemptOutcome:
                 endpoint_id=claim.endpoint_id, status=DeliveryStatus.PENDING
             ).update(status=DeliveryStatus.FAILED, next_attempt_at=None, updated_at=now)
             return AttemptOutcome.FAILED
-        if delivery.attempt_count >= settings.WEBHOOK_MAX_ATTEMPTS:
+        in_series = delivery.attempt_count - delivery.series_start
+        if in_series >= settings.WEBHOOK_MAX_ATTEMPTS:
             WebhookDelivery.objects.filter(pk=delivery.pk).update(
                 status=DeliveryStatus.FAILED, next_attempt_at=None, updated_at=now
             )
             return AttemptOutcome.FAILED
         WebhookDelivery.objects.filter(pk=delivery.pk).update(
-            next_attempt_at=now + retry_delay(delivery.attempt_count + 1), updated_at=now
+            next_attempt_at=now + retry_delay(in_series + 1), updated_at=now
         )
         return AttemptOutcome.RETRY_SCHEDULED
 
@@ -282,8 +283,8 @@ def webhook_deliveries_due(
 def webhook_redeliver(*, delivery_ids: Sequence[UUID]) -> list[UUID]:
     """Schedule deliveries again, now (the admin's "Redeliver"), whatever their state.
 
-    Their endpoints must be active; the attempt count starts again so a failed delivery gets the
-    full series of retries. Returns the deliveries scheduled; the worker is told after commit.
+    Their endpoints must be active; a new series of retries starts, so a failed delivery gets
+    the full WEBHOOK_MAX_ATTEMPTS again. Returns the deliveries scheduled; the worker is told after commit.
     """
 
     def work() -> list[UUID]:
@@ -297,7 +298,7 @@ def webhook_redeliver(*, delivery_ids: Sequence[UUID]) -> list[UUID]:
         WebhookDelivery.objects.filter(pk__in=ids).update(
             status=DeliveryStatus.PENDING,
             next_attempt_at=now,
-            attempt_count=0,
+            series_start=F("attempt_count"),
             delivered_at=None,
             updated_at=now,
         )

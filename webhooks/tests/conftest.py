@@ -227,7 +227,9 @@ def webhook_worker_session(
 
 @pytest.fixture
 def webhook_worker(
-    webhook_worker_session: WebhookWorker, queue_redis: redis.Redis, settings: Any  # noqa: F811
+    webhook_worker_session: WebhookWorker,
+    queue_redis: redis.Redis,
+    settings: Any,  # noqa: F811
 ) -> WebhookWorker:
     """The worker running, no task of an earlier test left; this process allows loopback too."""
     settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
@@ -235,5 +237,3 @@ def webhook_worker(
     if not webhook_worker_session.running():
         webhook_worker_session.start()
     return webhook_worker_session
-
-

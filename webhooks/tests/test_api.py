@@ -207,7 +207,9 @@ def test_the_list_shows_only_the_callers_endpoints_newest_first_and_paginated(ap
     second = client.get("/api/webhooks?limit=2&page=2").json()
 
     ids = [item["id"] for item in first["data"] + second["data"]]
-    assert ids == [str(e.pk) for e in sorted(mine, key=lambda e: (e.created_at, e.pk), reverse=True)]
+    assert ids == [
+        str(e.pk) for e in sorted(mine, key=lambda e: (e.created_at, e.pk), reverse=True)
+    ]
     assert first["meta"] == {"page": 1, "limit": 2, "total": 3}
     assert_invalid(
         client.get("/api/webhooks?limit=101"),
