@@ -110,5 +110,5 @@ class WebhookDeliveryOut(serializers.Serializer):
     attempts = WebhookAttemptOut(many=True, help_text="Every attempt, oldest first.")
 
 
-class DeletedOut(serializers.Serializer):
+class WebhookDeletedOut(serializers.Serializer):
     message = serializers.CharField()

@@ -14,7 +14,7 @@ from slotbooking.schema import PAGE_PARAMETERS, errors, success
 from webhooks.errors import WebhookLimitReachedError, WebhookNotFoundError
 from webhooks.selectors import webhook_delivery_list, webhook_endpoint_get, webhook_endpoint_list
 from webhooks.serializers import (
-    DeletedOut,
+    WebhookDeletedOut,
     WebhookCreatedOut,
     WebhookCreateIn,
     WebhookDeliveryOut,
@@ -81,7 +81,7 @@ class WebhookDetailViewSet(ApiViewSet):
     @extend_schema(
         summary="Remove one of the caller's webhook endpoints and its delivery log",
         responses={
-            200: success(DeletedOut),
+            200: success(WebhookDeletedOut),
             **errors(WebhookNotFoundError, LockTimeoutError),
         },
     )
