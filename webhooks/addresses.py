@@ -24,12 +24,12 @@ class AddressRefused(Exception):  # noqa: N818  # an answer about a URL, not a p
 
 @dataclass(frozen=True)
 class Target:
-    """A checked URL: its parts and the address to connect to."""
+    """A checked URL: its parts and the addresses to connect to, in the resolver's order."""
 
     url: SplitResult
     host: str  # the name as sent in Host and SNI (IDNA-encoded)
     port: int
-    address: IpAddress
+    addresses: tuple[IpAddress, ...]
 
 
 def url_problem(url: str) -> str | None:
@@ -95,4 +95,4 @@ def resolve_target(url: str) -> Target:
             raise AddressRefused(
                 f"URL resolves to {refused[0]}, a private, loopback or link-local address"
             )
-    return Target(url=parts, host=host, port=port, address=addresses[0])
+    return Target(url=parts, host=host, port=port, addresses=tuple(addresses))

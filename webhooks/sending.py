@@ -11,12 +11,13 @@ import hashlib
 import hmac
 import ipaddress
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
 from django.conf import settings
 
-from webhooks.addresses import AddressRefused, Target, resolve_target
+from webhooks.addresses import AddressRefused, IpAddress, Target, resolve_target
 
 USER_AGENT = "SlotBooking-Webhooks/1"
 RESPONSE_KEPT_BYTES = 1024
@@ -41,8 +42,7 @@ def signature(*, secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={digest}"
 
 
-def _address_url(target: Target) -> str:
-    address = target.address
+def _address_url(target: Target, address: IpAddress) -> str:
     literal = f"[{address}]" if isinstance(address, ipaddress.IPv6Address) else str(address)
     path = target.url.path or "/"
     query = f"?{target.url.query}" if target.url.query else ""
@@ -76,27 +76,45 @@ def send(*, url: str, secret: str, event_id: str, event_type: str, body: bytes) 
     timeout = float(settings.WEBHOOK_TIMEOUT)
     deadline = started + timeout
     try:
-        with (
-            httpx.Client(follow_redirects=False, trust_env=False, timeout=timeout) as client,
-            client.stream(
-                "POST",
-                _address_url(target),
-                content=body,
-                headers=headers,
-                extensions={"sni_hostname": target.host},
-            ) as response,
-        ):
-            kept = b""
-            for chunk in response.iter_raw():
-                kept += chunk
-                # Only the head of the answer is logged; a receiver that keeps talking is cut
-                # off, and one that drips its answer out is held to the same deadline.
-                if len(kept) >= RESPONSE_KEPT_BYTES or time.monotonic() > deadline:
-                    break
-            text = kept[:RESPONSE_KEPT_BYTES].decode("utf-8", errors="replace")
-            return AttemptResult(response.status_code, "", took(), text)
+        with httpx.Client(follow_redirects=False, trust_env=False, timeout=timeout) as client:
+            for index, address in enumerate(target.addresses):
+                try:
+                    return _post(client, target, address, body, headers, deadline, took)
+                except httpx.ConnectError:
+                    # Only the checked addresses, in the resolver's order (IPv6 and IPv4 of
+                    # one name): a refused connection moves on to the next one.
+                    if index == len(target.addresses) - 1:
+                        raise
     except httpx.TimeoutException:
         return AttemptResult(None, f"Timed out after {timeout:g} s", took(), "")
     except httpx.HTTPError as exc:
         detail = str(exc) or type(exc).__name__
         return AttemptResult(None, f"{type(exc).__name__}: {detail}"[:500], took(), "")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _post(
+    client: httpx.Client,
+    target: Target,
+    address: IpAddress,
+    body: bytes,
+    headers: dict[str, str],
+    deadline: float,
+    took: Callable[[], int],
+) -> AttemptResult:
+    with client.stream(
+        "POST",
+        _address_url(target, address),
+        content=body,
+        headers=headers,
+        extensions={"sni_hostname": target.host},
+    ) as response:
+        kept = b""
+        for chunk in response.iter_raw():
+            kept += chunk
+            # Only the head of the answer is logged; a receiver that keeps talking is cut off,
+            # and one that drips its answer out is held to the same deadline.
+            if len(kept) >= RESPONSE_KEPT_BYTES or time.monotonic() > deadline:
+                break
+        text = kept[:RESPONSE_KEPT_BYTES].decode("utf-8", errors="replace")
+        return AttemptResult(response.status_code, "", took(), text)

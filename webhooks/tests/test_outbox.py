@@ -275,3 +275,17 @@ def test_the_deliveries_endpoint_lists_each_delivery_with_its_attempts(api_as, g
     assert attempt["error"].startswith("ConnectError")
     assert attempt["durationMs"] >= 0
     assert listed[str(newer.pk)]["attempts"] == []
+
+
+def test_a_name_is_sent_in_host_while_the_request_goes_to_the_address_checked(guest, receiver):
+    endpoint = endpoint_for(guest, url=f"http://localhost:{receiver.port}/named?x=1")
+    receiver.secrets["/named"] = endpoint.secret
+    booking_create(user_id=guest.pk, slot_id=SlotFactory.create().pk)
+    delivery = WebhookDelivery.objects.get(endpoint=endpoint)
+
+    outcome = webhook_delivery_attempt(delivery_id=delivery.pk)
+
+    assert outcome == AttemptOutcome.SUCCEEDED
+    (got,) = receiver.at("/named")
+    assert got.headers["Host"] == f"localhost:{receiver.port}"
+    assert got.verified
