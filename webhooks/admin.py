@@ -26,7 +26,7 @@ class WebhookEndpointAdmin(ReadOnlyAdmin):
     uuid_search_fields = ("id", "owner_id")
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(request.user.is_superuser)  # type: ignore[union-attr]
+        return bool(request.user.is_superuser)
 
 
 class WebhookAttemptInline(ReadOnlyInline):

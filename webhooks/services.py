@@ -284,7 +284,8 @@ def webhook_redeliver(*, delivery_ids: Sequence[UUID]) -> list[UUID]:
     """Schedule deliveries again, now (the admin's "Redeliver"), whatever their state.
 
     Their endpoints must be active; a new series of retries starts, so a failed delivery gets
-    the full WEBHOOK_MAX_ATTEMPTS again. Returns the deliveries scheduled; the worker is told after commit.
+    the full WEBHOOK_MAX_ATTEMPTS again. Returns the deliveries scheduled; the worker is told
+    after commit.
     """
 
     def work() -> list[UUID]:

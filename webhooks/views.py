@@ -14,29 +14,48 @@ from slotbooking.schema import PAGE_PARAMETERS, errors, success
 from webhooks.errors import WebhookLimitReachedError, WebhookNotFoundError
 from webhooks.selectors import webhook_delivery_list, webhook_endpoint_get, webhook_endpoint_list
 from webhooks.serializers import (
-    WebhookDeletedOut,
     WebhookCreatedOut,
     WebhookCreateIn,
+    WebhookDeletedOut,
     WebhookDeliveryOut,
     WebhookOut,
 )
 from webhooks.services import webhook_endpoint_create, webhook_endpoint_delete
 
-EVENTS_HELP = (
-    "Each event is a signed POST of `{id, type, createdAt, data}` to the URL: `data` is the "
-    "Booking or the Slot. Events: booking.created, booking.cancelled, booking.rescheduled, "
-    "slot.created, slot.cancelled, waitlist.offered. An endpoint hears of the events of "
-    "bookings and slots where its owner is the guest or the host (all events with allEvents)."
-)
+EVENTS_HELP = """\
+After each change that concerns the endpoint's owner (as the guest of a booking or the host of
+a slot; every change with `allEvents`), Slot Booking POSTs one JSON message to the URL:
+
+```json
+{"id": "<event uuid>", "type": "booking.created", "createdAt": "2026-02-01T09:00:00.000Z",
+ "data": {"id": "…", "slotId": "…", "userId": "…", "status": "CONFIRMED", "…": "…"}}
+```
+
+| type | data |
+|---|---|
+| `booking.created`, `booking.cancelled` | the Booking, as `GET /api/bookings/{id}` shows it |
+| `slot.created`, `slot.cancelled` | the Slot (cancelled: deleted, or kept with its history) |
+| `booking.rescheduled` | `{"booking", "previousSlot"}` |
+| `waitlist.offered` | `{"entry", "hold"}` |
+
+Headers: `Content-Type: application/json`, `User-Agent: SlotBooking-Webhooks/1`,
+`X-SlotBooking-Event: <type>`, `X-SlotBooking-Event-Id: <event id>`,
+`X-SlotBooking-Signature: t=<unix seconds>,v1=<hex>`. `v1` is HMAC-SHA256, keyed with the
+endpoint's secret, of `"<t>.<raw body>"`: recompute it over the raw bytes, compare in constant
+time, and reject a `t` older than 5 minutes.
+
+Delivery is at least once, in no guaranteed order: deduplicate by the event id, which every
+retry repeats. Answer 2xx within the timeout (10 s by default); redirects are not followed;
+`410 Gone` deactivates the endpoint; anything else is retried after 1, 2, 4, … minutes (at most
+6 hours apart, ±10 %), 20 attempts in all by default."""
 
 
 class WebhookViewSet(ApiViewSet):
     @extend_schema(
         summary="Register a webhook endpoint",
-        description=EVENTS_HELP
-        + " The URL must use http or https and must not point at a private, loopback or "
-        "link-local address. At most 10 endpoints per user; `allEvents` needs staff privileges. "
-        "The answer holds the signing secret, shown only this once.",
+        description="The URL must use http or https and must not point at a private, loopback "
+        "or link-local address. At most 10 endpoints per user; `allEvents` needs staff "
+        "privileges. The answer holds the signing secret, shown only this once.\n\n" + EVENTS_HELP,
         request=WebhookCreateIn,
         responses={
             201: success(WebhookCreatedOut),

@@ -7,7 +7,7 @@ from datetime import UTC, timedelta
 
 import icalendar
 import pytest
-import vobject
+import vobject  # type: ignore[import-untyped]  # ships no type hints
 
 from accounts.tests.factories import HostFactory, UserFactory
 from bookings.services import booking_cancel, booking_create
@@ -58,7 +58,10 @@ def test_a_booking_ics_is_one_event_in_utc_that_both_parsers_read(api_as, guest)
     unfolded = body.replace(b"\r\n ", b"")
     start = slot.start_time.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ").encode()
     assert b"\r\nDTSTART:" + start + b"\r\n" in unfolded  # UTC with Z, never floating
-    assert b"SUMMARY:Booking with Zo\xc3\xab \xc3\x85ngstr\xc3\xb6m-\xc5\x81ukasiewicz\\, Ph.D.\\; " in unfolded
+    assert (
+        b"SUMMARY:Booking with Zo\xc3\xab \xc3\x85ngstr\xc3\xb6m-\xc5\x81ukasiewicz\\, Ph.D.\\; "
+        in unfolded
+    )
 
     ours, theirs = parse_both(body)
     (event,) = ours.walk("VEVENT")
@@ -182,7 +185,7 @@ def test_a_wrong_missing_or_rotated_token_and_an_unknown_host_answer_404(api_as,
         f"/api/hosts/{host.pk}/calendar.ics?token=cal_wrong",
         f"/api/hosts/{host.pk}/calendar.ics",
         f"/api/hosts/{other.pk}/calendar.ics?{new.split('?')[1]}",  # a token is one host's
-        f"/api/hosts/not-a-uuid/calendar.ics?token=x",
+        "/api/hosts/not-a-uuid/calendar.ics?token=x",
     ):
         assert_error(api.get(path), 404, "NOT_FOUND", "CALENDAR_NOT_FOUND", "Calendar not found")
 

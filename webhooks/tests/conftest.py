@@ -9,6 +9,7 @@ receiver is on loopback) and a short WEBHOOK_TIMEOUT.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -27,7 +28,6 @@ from typing import Any
 import pytest
 import redis
 from django.conf import settings as django_settings
-
 
 from bookings.management.commands.run_booking_workers import default_worker_command
 from bookings.tests.conftest import _database_url, queue_redis, queue_redis_url  # noqa: F401
@@ -118,7 +118,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             secret = receiver.secrets.get(path, "")
             header = self.headers.get("X-SlotBooking-Signature", "")
             verified = bool(secret and header) and verify(secret, header, body)
-            headers = {k: v for k, v in self.headers.items()}
+            headers = dict(self.headers.items())
             with receiver.lock:
                 receiver.received.append(Received(path, headers, body, verified))
             reply = receiver.next_reply(path)
@@ -133,10 +133,8 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             payload = f"reply {reply}".encode()
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
-            try:
+            with contextlib.suppress(OSError):  # the sender gave up (timeout): nobody to answer
                 self.wfile.write(payload)
-            except OSError:
-                pass  # the sender gave up (timeout): nobody to answer
 
     return Handler
 
@@ -228,8 +226,8 @@ def webhook_worker_session(
 @pytest.fixture
 def webhook_worker(
     webhook_worker_session: WebhookWorker,
-    queue_redis: redis.Redis,
-    settings: Any,  # noqa: F811
+    queue_redis: redis.Redis,  # noqa: F811  # the fixture imported above
+    settings: Any,
 ) -> WebhookWorker:
     """The worker running, no task of an earlier test left; this process allows loopback too."""
     settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True

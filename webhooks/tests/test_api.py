@@ -40,10 +40,12 @@ def test_registering_answers_201_with_the_endpoint_and_its_secret_shown_once(api
     assert (data["allEvents"], data["isActive"], data["deactivatedAt"]) == (False, True, None)
     assert data["description"] == "CRM"
     assert INSTANT.match(data["createdAt"])
-    assert data["secret"].startswith("whsec_") and len(data["secret"]) > 40
+    assert data["secret"].startswith("whsec_")
+    assert len(data["secret"]) > 40
     shown = client.get(f"/api/webhooks/{data['id']}").json()["data"]
     listed = client.get("/api/webhooks").json()["data"]
-    assert "secret" not in shown and "secret" not in listed[0]
+    assert "secret" not in shown
+    assert "secret" not in listed[0]
     assert shown == {k: v for k, v in data.items() if k != "secret"}
 
 
@@ -57,13 +59,22 @@ def test_duplicate_event_types_are_dropped_in_first_seen_order(api_as, guest):
     ("body", "details"),
     [
         ({"events": ["booking.created"]}, [{"path": "url", "message": "Required"}]),
-        ({"url": 5, "events": []}, [{"path": "url", "message": "Expected string, received number"}]),
+        (
+            {"url": 5, "events": []},
+            [{"path": "url", "message": "Expected string, received number"}],
+        ),
         (
             {"url": "ftp://example.com/x", "events": ["slot.created"]},
             [{"path": "url", "message": "URL must use http or https"}],
         ),
-        ({"url": "not a url", "events": ["slot.created"]}, [{"path": "url", "message": "URL must use http or https"}]),
-        ({"url": "http://", "events": ["slot.created"]}, [{"path": "url", "message": "Invalid URL"}]),
+        (
+            {"url": "not a url", "events": ["slot.created"]},
+            [{"path": "url", "message": "URL must use http or https"}],
+        ),
+        (
+            {"url": "http://", "events": ["slot.created"]},
+            [{"path": "url", "message": "Invalid URL"}],
+        ),
         (
             {"url": "http://user:pw@example.com/", "events": ["slot.created"]},
             [{"path": "url", "message": "URL must not contain credentials"}],
@@ -83,10 +94,18 @@ def test_duplicate_event_types_are_dropped_in_first_seen_order(api_as, guest):
                 }
             ],
         ),
-        ({"url": URL, "events": "booking.created"}, [{"path": "events", "message": "Expected array, received string"}]),
+        (
+            {"url": URL, "events": "booking.created"},
+            [{"path": "events", "message": "Expected array, received string"}],
+        ),
         (
             {"url": URL, "events": []},
-            [{"path": "events", "message": "At least one event is required, unless allEvents is true"}],
+            [
+                {
+                    "path": "events",
+                    "message": "At least one event is required, unless allEvents is true",
+                }
+            ],
         ),
         (
             {"url": URL, "events": ["slot.created"], "allEvents": "yes"},
@@ -97,7 +116,7 @@ def test_duplicate_event_types_are_dropped_in_first_seen_order(api_as, guest):
             [{"path": "description", "message": "Description must be at most 500 characters"}],
         ),
     ],
-)  # fmt: skip
+)
 def test_invalid_registrations_answer_400_with_each_failing_field(api_as, guest, body, details):
     response = api_as(guest).post_json("/api/webhooks", body)
 

@@ -260,7 +260,8 @@ def test_410_gone_deactivates_the_endpoint_and_nothing_more_is_sent_to_it(
 
     settled(endpoint, DeliveryStatus.FAILED)
     endpoint.refresh_from_db()
-    assert endpoint.is_active is False and endpoint.deactivated_at is not None
+    assert endpoint.is_active is False
+    assert endpoint.deactivated_at is not None
     shown = api_as(guest).get(f"/api/webhooks/{endpoint.pk}").json()["data"]
     assert shown["isActive"] is False
     booking_create(user_id=guest.pk, slot_id=SlotFactory.create().pk)
@@ -338,7 +339,8 @@ def test_a_redirect_is_not_followed_and_counts_as_a_failure(guest, receiver, web
     wait_for(lambda: delivery_of(endpoint).attempts.filter(status_code=302).exists())
     assert receiver.at("/redirected") == []
     delivery = delivery_of(endpoint)
-    assert delivery.status == DeliveryStatus.PENDING and delivery.attempt_count == 1
+    assert delivery.status == DeliveryStatus.PENDING
+    assert delivery.attempt_count == 1
 
 
 def test_a_delivery_whose_hand_over_failed_is_sent_by_the_sweep(

@@ -12,8 +12,8 @@ import pytest
 from django.conf import settings as django_settings
 
 from bookings.services import booking_create
-from slots.tests.factories import SlotFactory
 from slotbooking.celery import app as celery_app
+from slots.tests.factories import SlotFactory
 from webhooks.models import DeliveryStatus, WebhookDelivery
 from webhooks.services import webhook_endpoint_create
 from webhooks.tests.conftest import WORKER_ENV, wait_for
