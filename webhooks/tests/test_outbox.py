@@ -3,10 +3,12 @@ delivery rules that need no worker (addresses at delivery, attempts, backoff, re
 
 from __future__ import annotations
 
+import io
 import random
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.db import transaction
 
 from accounts.tests.factories import HostFactory, UserFactory
@@ -296,3 +298,20 @@ def test_a_name_is_sent_in_host_while_the_request_goes_to_the_address_checked(gu
     (got,) = receiver.at("/named")
     assert got.headers["Host"] == f"localhost:{receiver.port}"
     assert got.verified
+
+
+def test_the_cleanup_command_prunes_the_webhook_log_too(guest):
+    endpoint = endpoint_for(guest)
+    booking_create(user_id=guest.pk, slot_id=SlotFactory.create().pk)
+    long_ago = now_ms() - timedelta(days=31)
+    WebhookDelivery.objects.filter(endpoint=endpoint).update(
+        status=DeliveryStatus.FAILED, next_attempt_at=None, created_at=long_ago
+    )
+    WebhookEvent.objects.update(created_at=long_ago)
+    out = io.StringIO()
+
+    call_command("cleanup", stdout=out)
+
+    assert "webhook log rows older than 30 days deleted" in out.getvalue()
+    assert not WebhookDelivery.objects.exists()
+    assert not WebhookEvent.objects.exists()
