@@ -75,7 +75,7 @@ seed: migrate  ## load the demo data (idempotent) and print the demo users' toke
 # The staff login that `make run` suggests, as one command to copy (tests run it as printed).
 ADMIN_HINT = ADMIN_PASSWORD='choose-a-password' $(MANAGE) create_staff --email you@example.com --name You --superuser --password-from-env ADMIN_PASSWORD
 
-run: migrate static redis  ## serve the API and admin on PORT (Redis: rate limits); BOOKING_MODE=queued adds the workers
+run: migrate static redis  ## serve the API and admin on PORT with Redis (rate limits), the default worker and beat (webhooks); BOOKING_MODE=queued adds the booking workers
 	@$(MANAGE) seed_demo --tokens
 	@echo
 	@echo "API:     http://$(HOST):$(PORT)/api"
@@ -83,12 +83,13 @@ run: migrate static redis  ## serve the API and admin on PORT (Redis: rate limit
 	@echo "Admin:   http://$(HOST):$(PORT)/admin/  (a login, in another shell: $(ADMIN_HINT))"
 	@echo "Stop with Ctrl-C; the embedded database keeps running for the next run (make db-stop)."
 	@echo
-	@# Queued mode: the booking workers run beside gunicorn and stop with it.
-	@$(MANAGE) run_booking_workers --if-queued --loglevel warning & workers=$$!; \
+	@# The default-queue worker and beat (webhooks) always, the partition workers when queued:
+	@# they run beside gunicorn and stop with it.
+	@$(MANAGE) run_booking_workers --if-queued --with-beat --loglevel warning & workers=$$!; \
 	trap 'kill $$workers 2>/dev/null; wait $$workers' EXIT; \
 	$(VENV)/bin/gunicorn slotbooking.wsgi -c slotbooking/gunicorn_conf.py --bind $(HOST):$(PORT) --log-level warning
 
-worker: migrate redis  ## the booking workers alone: one per partition, plus cleanup (beat)
+worker: migrate redis  ## the workers alone: one per booking partition, plus the default worker and beat (webhooks, cleanup)
 	exec $(MANAGE) run_booking_workers --with-beat
 
 test: db redis chromium  ## run the whole suite against real PostgreSQL and Redis

@@ -33,6 +33,7 @@ from bookings.errors import (
 )
 from bookings.locks import booking_lock
 from bookings.models import Booking, BookingStatus, EventAction
+from bookings.webhooks import booking_webhook_emit
 from core.audit import EventSource
 from core.db.instants import now_ms
 from core.db.transactions import in_service_transaction
@@ -42,6 +43,7 @@ from slots.errors import SlotNotAvailableError, SlotNotFoundError
 from slots.locks import slot_lock
 from slots.models import Slot
 from slots.rules import slot_free_places
+from webhooks.models import EventType
 
 # A constraint that fires means some path wrote without the locks; the database still says no.
 BOOKING_CONSTRAINTS = {
@@ -152,6 +154,8 @@ def booking_create(
             request_id=request_id,
             idempotency_key=key,
         )
+        # The outbox row commits with the booking, or not at all.
+        booking_webhook_emit(booking=booking, type=EventType.BOOKING_CREATED)
         if idempotency is not None:
             idempotency_complete(claim=idempotency, result=booking)
         return booking
@@ -218,6 +222,7 @@ def booking_cancel(
             request_id=request_id,
             idempotency_key=key,
         )
+        booking_webhook_emit(booking=booking, type=EventType.BOOKING_CANCELLED)
         if idempotency is not None:
             idempotency_complete(claim=idempotency, result=booking)
         return booking

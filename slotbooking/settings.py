@@ -137,6 +137,8 @@ INSTALLED_APPS = [
     "slots",
     "bookings",
     "analytics",
+    "webhooks",
+    "calendars",
 ]
 
 MIDDLEWARE = [
@@ -374,6 +376,18 @@ ANALYTICS_MAX_RANGE_DAYS = int(
 )
 ANALYTICS_STATEMENT_TIMEOUT = env_number(
     "ANALYTICS_STATEMENT_TIMEOUT", default=10, low=0.1, high=3600, integer=False
+)
+
+# WEBHOOKS AND CALENDARS -------------------------------------------------------------------------
+# Delivered by the default-queue worker; its beat runs the sweep every 30 s and the prune hourly.
+WEBHOOK_TIMEOUT = env_number("WEBHOOK_TIMEOUT", default=10, low=0.5, high=60, integer=False)
+WEBHOOK_MAX_ATTEMPTS = int(env_number("WEBHOOK_MAX_ATTEMPTS", default=20, low=1, high=100))
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env_bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=False)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "webhooks-sweep": {"task": "webhooks.sweep", "schedule": 30.0},
+        "webhooks-prune": {"task": "webhooks.prune", "schedule": 3600.0},
+    }
 )
 
 # DJANGO REST FRAMEWORK --------------------------------------------------------------------------

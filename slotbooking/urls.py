@@ -15,6 +15,7 @@ from analytics.views import AnalyticsViewSet
 from bookings.export_views import BookingExportViewSet
 from bookings.slot_views import HostSlotViewSet, SlotWithBookingDetailViewSet
 from bookings.views import BookingDetailViewSet, BookingHistoryViewSet, BookingViewSet
+from calendars.views import BookingCalendarViewSet, CalendarTokenViewSet, HostCalendarViewSet
 from core.api.health import HealthViewSet
 from core.api.views import (
     DocsView,
@@ -28,6 +29,7 @@ from core.api.views import (
 from core.api.viewsets import api_route
 from core.metrics.views import metrics_view
 from slots.views import SlotBulkViewSet, SlotViewSet
+from webhooks.views import WebhookDeliveryViewSet, WebhookDetailViewSet, WebhookViewSet
 
 ID = r"(?P<{}>[^/]+)"
 
@@ -69,6 +71,33 @@ urlpatterns = [
         "bookings/" + ID.format("booking_id") + "/history",
         BookingHistoryViewSet.as_view({"get": "list"}),
         "booking-history",
+    ),
+    # Webhooks and calendars. /api/bookings/{id}.ics is matched before /api/bookings/{id}.
+    api_route(
+        "bookings/" + ID.format("booking_id") + r"\.ics",
+        BookingCalendarViewSet.as_view({"get": "retrieve"}),
+        "booking-ics",
+    ),
+    api_route(
+        "users/me/calendar-token",
+        CalendarTokenViewSet.as_view({"post": "rotate"}),
+        "users-me-calendar-token",
+    ),
+    api_route(
+        "hosts/" + ID.format("host_id") + r"/calendar\.ics",
+        HostCalendarViewSet.as_view({"get": "retrieve"}),
+        "host-calendar",
+    ),
+    api_route("webhooks", WebhookViewSet.as_view({"post": "create", "get": "list"}), "webhooks"),
+    api_route(
+        "webhooks/" + ID.format("webhook_id") + "/deliveries",
+        WebhookDeliveryViewSet.as_view({"get": "list"}),
+        "webhook-deliveries",
+    ),
+    api_route(
+        "webhooks/" + ID.format("webhook_id"),
+        WebhookDetailViewSet.as_view({"get": "retrieve", "delete": "destroy"}),
+        "webhook-detail",
     ),
     api_route(
         "bookings/" + ID.format("booking_id"),

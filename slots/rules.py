@@ -12,6 +12,9 @@ from typing import Protocol
 
 from slots.models import SlotStatus
 
+# The days of a weekly rule, in ISO order (Monday first), as the API and the commands spell them.
+WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+
 
 class SlotCounts(Protocol):
     status: str

@@ -20,8 +20,7 @@ from core.api.viewsets import PageQuery
 from core.db.instants import now_ms
 from core.limits import CAPACITY_DEFAULT, CAPACITY_MAX, CAPACITY_MIN
 from slots.models import SlotStatus
-from slots.rules import slot_free_places, slot_time_errors
-from slots.services import WEEKDAYS
+from slots.rules import WEEKDAYS, slot_free_places, slot_time_errors
 
 
 def capacity_field() -> BodyIntegerField:

@@ -28,7 +28,9 @@ from slots.errors import SlotHasBookingError, SlotNotFoundError, SlotOverlapErro
 from slots.events import slot_event_build, slot_events_record
 from slots.locks import slot_lock
 from slots.models import Slot, SlotEventAction, SlotStatus
-from slots.rules import slot_status_for, slot_time_errors
+from slots.rules import WEEKDAYS, slot_status_for, slot_time_errors
+from slots.webhooks import slot_webhook_emit
+from webhooks.models import EventType
 
 CAPACITY_MESSAGE = f"Capacity must be {CAPACITY_MIN} to {CAPACITY_MAX}"
 
@@ -66,6 +68,8 @@ def _record_created(
         )
         for slot in slots
     )
+    # The outbox rows commit with the slots, or not at all.
+    slot_webhook_emit(slots=slots, type=EventType.SLOT_CREATED)
 
 
 def slot_create(
@@ -152,7 +156,10 @@ def slot_delete(
             raise SlotHasBookingError()
         actor = user_id if actor_id is None and source == EventSource.API else actor_id
         if slot.bookings.exists():
-            Slot.objects.filter(pk=slot.pk).update(status=SlotStatus.CANCELLED, updated_at=now_ms())
+            cancelled_at = now_ms()
+            Slot.objects.filter(pk=slot.pk).update(
+                status=SlotStatus.CANCELLED, updated_at=cancelled_at
+            )
             event = slot_event_build(
                 slot=slot,
                 action=SlotEventAction.CANCELLED,
@@ -163,6 +170,8 @@ def slot_delete(
                 request_id=request_id,
             )
             slot_events_record([event])
+            slot.status, slot.updated_at = SlotStatus.CANCELLED, cancelled_at
+            slot_webhook_emit(slots=[slot], type=EventType.SLOT_CANCELLED)
             return SlotDeletion.CANCELLED
         event = slot_event_build(
             slot=slot,
@@ -172,6 +181,9 @@ def slot_delete(
             old=slot,
             request_id=request_id,
         )
+        # Rendered before the row goes (a deleted slot is announced as cancelled).
+        slot.status, slot.updated_at = SlotStatus.CANCELLED, now_ms()
+        slot_webhook_emit(slots=[slot], type=EventType.SLOT_CANCELLED)
         slot.delete()
         slot_events_record([event])
         return SlotDeletion.DELETED
@@ -182,7 +194,6 @@ def slot_delete(
 # Bulk and recurring creation and admin edits ------------------------------------------------------
 BULK_MAX_SLOTS = 500
 BULK_MAX_DAYS = 366
-WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 NONEXISTENT_LOCAL_TIME = "NONEXISTENT_LOCAL_TIME"
 SLOT_IN_PAST = "SLOT_IN_PAST"
 SLOT_OVERLAP = "SLOT_OVERLAP"

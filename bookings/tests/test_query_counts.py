@@ -20,8 +20,6 @@ from slots.tests.factories import SlotFactory
 pytestmark = pytest.mark.django_db
 
 # auth user, unlocked pre-check, BEGIN, SET LOCAL lock_timeout, user lock, slot lock (+ host),
-# the host's booking policy, active-bookings aggregate, INSERT booking, refresh the slot, INSERT
-# booking event, COMMIT.
 SUCCESSFUL_BOOKING = 12
 # auth user, unlocked pre-check: the 409 is answered before any transaction or lock.
 CONFLICTING_BOOKING = 2

@@ -191,6 +191,12 @@ TRANSPORT = [
         None,
     ),
 ]
+# M4: webhooks and calendars.
+M4_WEBHOOKS_CALENDARS = [
+    ("WEBHOOK_NOT_FOUND", 404, "NOT_FOUND", "Webhook not found", None),
+    ("CALENDAR_NOT_FOUND", 404, "NOT_FOUND", "Calendar not found", None),
+    ("WEBHOOK_LIMIT_REACHED", 409, "CONFLICT", "You can register at most 5 webhooks", None),
+]
 # NOT_OWNER has one sentence per endpoint; the class is raised with the endpoint's own.
 NOT_OWNER_MESSAGES = [
     "You can only delete your own slots",
@@ -203,7 +209,13 @@ def _import_m2_errors() -> None:
     # M2 classes live with the code that raises them, when that code exists yet.
     import importlib
 
-    for module in ("core.idempotency.records", "bookings.dispatch", "bookings.errors"):
+    for module in (
+        "core.idempotency.records",
+        "bookings.dispatch",
+        "bookings.errors",
+        "webhooks.errors",
+        "calendars.errors",
+    ):
         try:
             importlib.import_module(module)
         except ImportError:
@@ -211,7 +223,13 @@ def _import_m2_errors() -> None:
 
 
 _import_m2_errors()
-CATALOGUE = M1 + [row for row in M2 if row[0] in DomainError.by_reason] + M4 + TRANSPORT
+CATALOGUE = (
+    M1
+    + [row for row in M2 if row[0] in DomainError.by_reason]
+    + M4
+    + TRANSPORT
+    + M4_WEBHOOKS_CALENDARS
+)
 
 
 def handle(exc: Exception):
@@ -226,7 +244,7 @@ def test_every_m1_reason_of_the_catalogue_has_its_class():
 
 
 def test_no_class_claims_a_reason_the_catalogue_does_not_list():
-    listed = {row[0] for row in M1 + M2 + M4 + TRANSPORT} | {"NOT_OWNER"}
+    listed = {row[0] for row in M1 + M2 + M4 + TRANSPORT + M4_WEBHOOKS_CALENDARS} | {"NOT_OWNER"}
 
     assert set(DomainError.by_reason) - listed == set()
 

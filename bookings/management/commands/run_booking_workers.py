@@ -1,4 +1,5 @@
-"""manage.py run_booking_workers: one Celery worker per booking partition.
+"""manage.py run_booking_workers: one Celery worker per booking partition,
+and with --with-beat the default-queue worker and beat (webhook delivery, sweeps, cleanup).
 
 First come, first served needs each partition queue `bookings.<p>` to be consumed by exactly one
 process, one task at a time, in queue order: concurrency 1, prefetch 1, late ack, solo pool. This
@@ -12,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -51,8 +53,14 @@ def worker_command(partition: int, *, loglevel: str = "info") -> list[str]:
     ]
 
 
-def default_worker_command(*, loglevel: str = "info") -> list[str]:
-    """The worker of the `default` queue with the beat scheduler (hourly cleanup)."""
+DEFAULT_WORKER_THREADS = 8
+
+
+def default_worker_command(*, loglevel: str = "info", beat: bool = True) -> list[str]:
+    """The worker of the `default` queue with the beat scheduler: webhook deliveries, the 30 s
+    outbox sweep, hourly cleanup. A thread pool: deliveries wait on receivers, not on the CPU,
+    and an endpoint takes one thread at a time, so a dead receiver cannot starve the others."""
+    schedule = Path(settings.SLOTBOOKING_DATA_DIR) / "celerybeat-schedule"
     return [
         sys.executable,
         "-m",
@@ -62,7 +70,11 @@ def default_worker_command(*, loglevel: str = "info") -> list[str]:
         "worker",
         "-Q",
         "default",
-        "-B",
+        "-P",
+        "threads",
+        "-c",
+        str(DEFAULT_WORKER_THREADS),
+        *(["-B", "--schedule", str(schedule)] if beat else []),
         "-n",
         "default@%h",
         "--loglevel",
@@ -77,25 +89,31 @@ class Command(BaseCommand):
         parser.add_argument(
             "--if-queued",
             action="store_true",
-            help="do nothing unless BOOKING_MODE is queued (for `make run`)",
+            help="start the partition workers only when BOOKING_MODE is queued (for `make run`)",
         )
         parser.add_argument(
             "--with-beat",
             action="store_true",
-            help="also run a worker for the default queue with beat (hourly idempotency cleanup)",
+            help=(
+                "also run the default-queue worker with beat, in either mode: webhook delivery "
+                "and its 30-second sweep, hourly cleanup"
+            ),
         )
         parser.add_argument("--loglevel", default="info")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        partitions = settings.BOOKING_QUEUE_PARTITIONS
         if options["if_queued"] and not booking_queue_enabled():
-            self.stdout.write("BOOKING_MODE is sync: no booking workers needed.")
-            return
+            self.stdout.write("BOOKING_MODE is sync: no booking partition workers needed.")
+            partitions = 0
         commands = {
             f"bookings.{p}": worker_command(p, loglevel=options["loglevel"])
-            for p in range(settings.BOOKING_QUEUE_PARTITIONS)
+            for p in range(partitions)
         }
         if options["with_beat"]:
             commands["default"] = default_worker_command(loglevel=options["loglevel"])
+        if not commands:
+            return
         processes = {name: subprocess.Popen(command) for name, command in commands.items()}  # noqa: S603
         self.stdout.write(f"Started {len(processes)} workers: {', '.join(processes)}")
         stopping = False
