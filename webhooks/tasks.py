@@ -16,6 +16,7 @@ from celery import current_app as celery_app
 from celery import shared_task
 from django.conf import settings
 
+from core.metrics.registry import WEBHOOK_DELIVERIES
 from webhooks.services import (
     AttemptOutcome,
     webhook_deliveries_due,
@@ -24,6 +25,16 @@ from webhooks.services import (
 )
 
 logger = logging.getLogger(__name__)
+
+# The outcomes of a request actually sent to a receiver (the others made none).
+ATTEMPTED = frozenset(
+    {
+        AttemptOutcome.SUCCEEDED,
+        AttemptOutcome.RETRY_SCHEDULED,
+        AttemptOutcome.FAILED,
+        AttemptOutcome.STALE,
+    }
+)
 
 PUBLISH_TIMEOUT_SECONDS = 1.0
 QUEUE = "default"
@@ -73,6 +84,8 @@ def deliveries_enqueue(delivery_ids: Sequence[UUID | str]) -> None:
 def webhook_deliver_task(delivery_id: str) -> str:
     """One attempt of a delivery, then the next due delivery of the same endpoint, if any."""
     outcome = webhook_delivery_attempt(delivery_id=UUID(delivery_id))
+    if outcome in ATTEMPTED:
+        WEBHOOK_DELIVERIES.labels(outcome=outcome.value).inc()
     if outcome not in (AttemptOutcome.NOT_DUE, AttemptOutcome.ENDPOINT_BUSY):
         from webhooks.models import WebhookDelivery
 

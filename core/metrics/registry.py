@@ -68,7 +68,7 @@ LOCK_TIMEOUTS = Counter(
 )
 WEBHOOK_DELIVERIES = Counter(
     "slotbooking_webhook_deliveries",
-    "Webhook delivery attempts, by outcome (success, failure, gone, error).",
+    "Webhook delivery attempts, by outcome (succeeded, retry_scheduled, failed, stale).",
     ["outcome"],
 )
 RATE_LIMITER_ERRORS = Counter(
