@@ -73,7 +73,7 @@ seed: migrate  ## load the demo data (idempotent) and print the demo users' toke
 	@$(MANAGE) seed_demo --tokens
 
 # The staff login that `make run` suggests, as one command to copy (tests run it as printed).
-ADMIN_HINT = ADMIN_PASSWORD='choose-a-password' $(MANAGE) create_staff --email you@example.com --name You --superuser --password-from-env ADMIN_PASSWORD
+ADMIN_HINT = ADMIN_PASSWORD='choose-a-password' DJANGO_ENV=$(DJANGO_ENV) $(MANAGE) create_staff --email you@example.com --name You --superuser --password-from-env ADMIN_PASSWORD
 
 run: migrate static redis  ## serve the API and admin on PORT with Redis (rate limits), the default worker and beat (webhooks); BOOKING_MODE=queued adds the booking workers
 	@$(MANAGE) seed_demo --tokens

@@ -110,7 +110,7 @@ WARNINGS = (
     ),
     Check(
         "W2",
-        "users with more active bookings with one host than the host's policy allows",
+        "users with two active bookings on one host, or more than the host's policy allows",
         """SELECT b.user_id, s.host_id, count(*) FROM bookings b JOIN slots s ON s.id = b.slot_id
            LEFT JOIN host_policies p ON p.host_id = s.host_id
            WHERE b.status = 'CONFIRMED' AND s.start_time > now()

@@ -41,7 +41,9 @@ def health_statuses(base: str, count: int, *, parallel: int = 1) -> list[int]:
 
 @pytest.mark.timeout(300)
 def test_after_a_database_restart_every_worker_answers_its_first_request(tmp_path):
-    env = clean_environment(tmp_path, WEB_CONCURRENCY=str(WORKERS), LOG_LEVEL="critical")
+    env = clean_environment(
+        tmp_path, WEB_CONCURRENCY=str(WORKERS), LOG_LEVEL="critical", DJANGO_ENV="development"
+    )
     env["DATABASE_URL"] = embedded(env, "start")
     env["DATABASE_CONN_MAX_AGE"] = "600"
     port = free_port()
