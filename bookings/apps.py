@@ -11,3 +11,9 @@ class BookingsConfig(AppConfig):
 
         # Queued mode cannot book without its broker: /api/health then checks Redis too.
         register_probe("redis", queued_broker_probe)
+
+        from bookings.places import places_settle, slot_close_waiters
+        from slots.hooks import register_slot_hooks
+
+        # Capacity raised or slot closed: holds and the waitlist settle in the same transaction.
+        register_slot_hooks(settle=places_settle, close=slot_close_waiters)

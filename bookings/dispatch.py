@@ -60,7 +60,11 @@ def booking_queue_name(partition: int) -> str:
 
 
 def booking_request(
-    *, scope: IdempotencyScope, slot_id: UUID, request_id: str | None = None
+    *,
+    scope: IdempotencyScope,
+    slot_id: UUID,
+    hold_id: UUID | None = None,
+    request_id: str | None = None,
 ) -> Outcome:
     """Book `slot_id` for the scope's user; return the answer to send (SPEC §3.4.1, §7.2).
 
@@ -73,20 +77,23 @@ def booking_request(
             call=lambda claim: booking_create(
                 user_id=scope.user_id,
                 slot_id=slot_id,
+                hold_id=hold_id,
                 actor_id=scope.user_id,
                 request_id=request_id,
                 idempotency=claim,
             ),
         )
     # Fast answers (404, 409) without the queue; the worker re-checks everything under locks.
-    booking_precheck(slot_id=slot_id)
+    # A booking with a hold skips them: its place is the hold's, checked under the locks.
+    if hold_id is None:
+        booking_precheck(slot_id=slot_id)
     claim = scope.claim or scope.claim_server_key()
     payload = {
         "recordId": str(claim.record_id),
         "attempt": str(claim.attempt),
         "userId": str(scope.user_id),
         "slotId": str(slot_id),
-        "holdId": None,
+        "holdId": str(hold_id) if hold_id is not None else None,
     }
     try:
         result = _publish(payload, queue=booking_queue_name(booking_partition(slot_id)))

@@ -80,7 +80,10 @@ class BookingViewSet(ApiViewSet):
         def run(scope: IdempotencyScope) -> Outcome:
             data = validate_input(BookingCreateIn, request.data)
             return booking_request(
-                scope=scope, slot_id=data["slotId"], request_id=request_id(request)
+                scope=scope,
+                slot_id=data["slotId"],
+                hold_id=data.get("holdId"),
+                request_id=request_id(request),
             )
 
         user_id = request_user(request).pk

@@ -12,6 +12,12 @@ from accounts.views import (
 )
 from analytics.dashboard import analytics_dashboard
 from analytics.views import AnalyticsViewSet
+from bookings.hold_views import (
+    BookingRescheduleViewSet,
+    SlotHoldDetailViewSet,
+    SlotHoldViewSet,
+    SlotWaitlistViewSet,
+)
 from bookings.slot_views import HostSlotViewSet, SlotWithBookingDetailViewSet
 from bookings.views import BookingDetailViewSet, BookingHistoryViewSet, BookingViewSet
 from core.api.health import HealthViewSet
@@ -57,6 +63,21 @@ urlpatterns = [
     api_route("slots/host", HostSlotViewSet.as_view({"get": "list"}), "slots-host"),
     api_route("slots/bulk", SlotBulkViewSet.as_view({"post": "create"}), "slots-bulk"),
     api_route(
+        "slots/" + ID.format("slot_id") + "/holds",
+        SlotHoldViewSet.as_view({"post": "create"}),
+        "slot-holds",
+    ),
+    api_route(
+        "slots/" + ID.format("slot_id") + "/holds/" + ID.format("hold_id"),
+        SlotHoldDetailViewSet.as_view({"delete": "destroy"}),
+        "slot-hold-detail",
+    ),
+    api_route(
+        "slots/" + ID.format("slot_id") + "/waitlist",
+        SlotWaitlistViewSet.as_view({"post": "create", "delete": "destroy", "get": "list"}),
+        "slot-waitlist",
+    ),
+    api_route(
         "slots/" + ID.format("slot_id"),
         SlotWithBookingDetailViewSet.as_view({"get": "retrieve", "delete": "destroy"}),
         "slot-detail",
@@ -67,6 +88,11 @@ urlpatterns = [
         "bookings/" + ID.format("booking_id") + "/history",
         BookingHistoryViewSet.as_view({"get": "list"}),
         "booking-history",
+    ),
+    api_route(
+        "bookings/" + ID.format("booking_id") + "/reschedule",
+        BookingRescheduleViewSet.as_view({"post": "create"}),
+        "booking-reschedule",
     ),
     api_route(
         "bookings/" + ID.format("booking_id"),

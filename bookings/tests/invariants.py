@@ -70,3 +70,42 @@ def assert_booking_invariants() -> None:
            WHERE (status = 'CANCELLED') <> (cancelled_at IS NOT NULL)"""
     )
     assert cancelled_at == [], f"cancelledAt does not match status: {cancelled_at}"
+    assert_hold_invariants()
+
+
+def assert_hold_invariants() -> None:
+    """Holds and the waitlist: held_count is the ACTIVE holds, bookings plus holds within the
+    capacity, one active hold and one open entry per user and slot, offers point at a hold."""
+    wrong_held = _rows(
+        """SELECT s.id, s.held_count, count(h.id) FILTER (WHERE h.status = 'ACTIVE')
+           FROM slots s LEFT JOIN holds h ON h.slot_id = s.id
+           GROUP BY s.id
+           HAVING s.held_count <> count(h.id) FILTER (WHERE h.status = 'ACTIVE')"""
+    )
+    assert wrong_held == [], f"held_count differs from ACTIVE holds: {wrong_held}"
+    over = _rows(
+        """SELECT s.id FROM slots s WHERE s.capacity < s.booked_count + (
+             SELECT count(*) FROM holds h WHERE h.slot_id = s.id AND h.status = 'ACTIVE'
+               AND h.expires_at > now())"""
+    )
+    assert over == [], f"slots with more bookings and active holds than places: {over}"
+    two_holds = _rows(
+        """SELECT slot_id, user_id FROM holds WHERE status = 'ACTIVE'
+           GROUP BY slot_id, user_id HAVING count(*) > 1"""
+    )
+    assert two_holds == [], f"two active holds of one user on one slot: {two_holds}"
+    consumed = _rows(
+        """SELECT id FROM holds WHERE (status = 'CONSUMED') <> (booking_id IS NOT NULL)"""
+    )
+    assert consumed == [], f"bookingId does not match CONSUMED: {consumed}"
+    two_entries = _rows(
+        """SELECT slot_id, user_id FROM waitlist_entries WHERE status IN ('WAITING', 'OFFERED')
+           GROUP BY slot_id, user_id HAVING count(*) > 1"""
+    )
+    assert two_entries == [], f"two open waitlist entries of one user on one slot: {two_entries}"
+    offers = _rows(
+        """SELECT e.id FROM waitlist_entries e LEFT JOIN holds h ON h.id = e.hold_id
+           WHERE e.status = 'OFFERED' AND (h.id IS NULL OR h.user_id <> e.user_id
+              OR h.slot_id <> e.slot_id OR h.status NOT IN ('ACTIVE', 'EXPIRED'))"""
+    )
+    assert offers == [], f"offered entries without their hold: {offers}"
