@@ -57,10 +57,7 @@ static: venv
 seed: migrate  ## load the demo data (idempotent) and print the demo users' tokens
 	@$(MANAGE) seed_demo --tokens
 
-run: migrate static  ## serve the API and admin on PORT; BOOKING_MODE=queued adds Redis and the workers
-	@# Sync mode needs no Redis: start it only when the queue is on (SPEC §11.1).
-	@if [ "$$($(PY) -m slotbooking.setting BOOKING_MODE)" = queued ]; then \
-		$(MAKE) --no-print-directory redis; fi
+run: migrate static redis  ## serve the API and admin on PORT, with the default worker and beat; BOOKING_MODE=queued adds the booking workers
 	@$(MANAGE) seed_demo --tokens
 	@echo
 	@echo "API:     http://$(HOST):$(PORT)/api"
@@ -68,13 +65,14 @@ run: migrate static  ## serve the API and admin on PORT; BOOKING_MODE=queued add
 	@echo "Admin:   http://$(HOST):$(PORT)/admin/  (create a login: $(MANAGE) create_staff --email you@example.com --name You --superuser --password-from-env ADMIN_PASSWORD)"
 	@echo "Stop with Ctrl-C; the embedded database keeps running for the next run (make db-stop)."
 	@echo
-	@# Queued mode: the booking workers run beside gunicorn and stop with it (SPEC §11.2).
-	@$(MANAGE) run_booking_workers --if-queued --loglevel warning & workers=$$!; \
+	@# The default worker and beat (hold expiry, waitlist offers, cleanup) always run beside
+	@# gunicorn, and in queued mode the booking workers too; they stop with it.
+	@$(MANAGE) run_booking_workers --if-queued --with-beat --loglevel warning & workers=$$!; \
 	trap 'kill $$workers 2>/dev/null; wait $$workers' EXIT; \
 	$(VENV)/bin/gunicorn slotbooking.wsgi -c slotbooking/gunicorn_conf.py --bind $(HOST):$(PORT) --log-level warning
 
-worker: migrate redis  ## the booking workers alone: one per partition, plus cleanup (beat)
-	exec $(MANAGE) run_booking_workers --with-beat
+worker: migrate redis  ## the workers alone: default worker and beat, plus one per partition in queued mode
+	exec $(MANAGE) run_booking_workers --if-queued --with-beat
 
 test: db redis chromium  ## run the whole suite against real PostgreSQL and Redis
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

@@ -77,22 +77,30 @@ class Command(BaseCommand):
         parser.add_argument(
             "--if-queued",
             action="store_true",
-            help="do nothing unless BOOKING_MODE is queued (for `make run`)",
+            help=(
+                "start the partition workers only when BOOKING_MODE is queued "
+                "(with --with-beat the default worker and beat still start)"
+            ),
         )
         parser.add_argument(
             "--with-beat",
             action="store_true",
-            help="also run a worker for the default queue with beat (hourly idempotency cleanup)",
+            help=(
+                "also run a worker for the default queue with beat: hold expiry and waitlist "
+                "offers every 30 seconds, idempotency cleanup hourly"
+            ),
         )
         parser.add_argument("--loglevel", default="info")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        partitions = range(settings.BOOKING_QUEUE_PARTITIONS)
         if options["if_queued"] and not booking_queue_enabled():
-            self.stdout.write("BOOKING_MODE is sync: no booking workers needed.")
-            return
+            if not options["with_beat"]:
+                self.stdout.write("BOOKING_MODE is sync: no booking workers needed.")
+                return
+            partitions = range(0)  # sync mode: only the default worker and beat
         commands = {
-            f"bookings.{p}": worker_command(p, loglevel=options["loglevel"])
-            for p in range(settings.BOOKING_QUEUE_PARTITIONS)
+            f"bookings.{p}": worker_command(p, loglevel=options["loglevel"]) for p in partitions
         }
         if options["with_beat"]:
             commands["default"] = default_worker_command(loglevel=options["loglevel"])
