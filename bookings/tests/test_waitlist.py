@@ -18,7 +18,7 @@ from bookings.waitlist import waitlist_join
 from core.db.instants import now_ms
 from slotbooking.tests.envelopes import assert_error
 from slots.models import Slot, SlotStatus
-from slots.services import slot_delete, slot_update
+from slots.services import slot_update
 from slots.tests.factories import SlotFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
