@@ -121,9 +121,16 @@ def slot_close_waiters(slot: Slot) -> bool:
     return True
 
 
-def guest_booked(*, slot: Slot, user_id: object, now: datetime) -> None:
+def guest_booked(*, slot: Slot, user_id: object, now: datetime, used_hold: bool) -> None:
     """The user now has a booking on the slot: their open waitlist entry is BOOKED, and a hold
-    of theirs that the booking did not use is released (and its place offered on)."""
+    of theirs that the booking did not use is released (and its place offered on).
+
+    `slot` as locked (after holds_tidy). Without a hold used and with no place held, the user
+    can have neither: a WAITING entry never coexists with a free place, since every freed place
+    is offered at once, except to users who hold a place there. Then nothing is read.
+    """
+    if not used_hold and slot.held_count == 0:
+        return
     WaitlistEntry.objects.filter(slot_id=slot.pk, user_id=user_id, status__in=WAITLIST_OPEN).update(
         status=WaitlistStatus.BOOKED, updated_at=now
     )

@@ -110,7 +110,7 @@ def booking_reschedule(
             hold_consume(hold=hold, booking_id=booking.pk, now=now)
         booking.slot = new_slot
         booking.save(update_fields=["slot"])  # the trigger moves the count; createdAt is kept
-        guest_booked(slot=new_slot, user_id=user.pk, now=now)
+        guest_booked(slot=new_slot, user_id=user.pk, now=now, used_hold=hold is not None)
         places_settle(old_slot, now)  # the place freed on the old slot goes to its waitlist
         new_slot.refresh_from_db(fields=["status", "booked_count", "held_count", "updated_at"])
         booking_event_record(

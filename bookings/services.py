@@ -213,7 +213,7 @@ def booking_create(
         if hold is not None:
             hold_consume(hold=hold, booking_id=booking_id, now=now)
         booking = Booking.objects.create(id=booking_id, user=user, slot=slot)
-        guest_booked(slot=slot, user_id=user.pk, now=now)
+        guest_booked(slot=slot, user_id=user.pk, now=now, used_hold=hold is not None)
         slot.refresh_from_db(fields=["status", "booked_count", "held_count", "updated_at"])
         booking_event_record(
             booking=booking,
