@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
@@ -221,7 +222,7 @@ class BookingInline(ReadOnlyInline):
         return super().get_queryset(request).select_related("user").order_by("created_at")
 
 
-def _rows_table(headers: tuple[str, ...], rows: list[tuple[object, ...]]) -> str:
+def _rows_table(headers: tuple[str, ...], rows: Sequence[tuple[object, ...]]) -> str:
     if not rows:
         return "none"
     head = format_html_join("", "<th>{}</th>", ((h,) for h in headers))

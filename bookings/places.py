@@ -8,6 +8,7 @@ hold released or lapsed, capacity raised, an entry leaving).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from uuid import UUID
 
 from django.conf import settings
 
@@ -121,7 +122,7 @@ def slot_close_waiters(slot: Slot) -> bool:
     return True
 
 
-def guest_booked(*, slot: Slot, user_id: object, now: datetime, used_hold: bool) -> None:
+def guest_booked(*, slot: Slot, user_id: UUID, now: datetime, used_hold: bool) -> None:
     """The user now has a booking on the slot: their open waitlist entry is BOOKED, and a hold
     of theirs that the booking did not use is released (and its place offered on).
 

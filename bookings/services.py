@@ -175,8 +175,9 @@ def booking_create(
     attempt's raises ClaimLostError and writes nothing. With `hold_id` the pre-read is skipped;
     the caller's active hold on this slot is their place, and it is CONSUMED by the booking in
     the same transaction (an offered hold also marks the waitlist entry BOOKED).
-    Raises HoldNotFoundError, HoldSlotMismatchError, HoldExpiredError, SlotNotFoundError, SlotNotAvailableError, SlotInPastError, BookingOwnSlotError,
-    AlreadyBookedError, BookingNoticeTooShortError, BookingBeyondHorizonError,
+    Raises HoldNotFoundError, HoldSlotMismatchError, HoldExpiredError, SlotNotFoundError,
+    SlotNotAvailableError, SlotInPastError, BookingOwnSlotError, AlreadyBookedError,
+    BookingNoticeTooShortError, BookingBeyondHorizonError,
     MaxActiveBookingsError, HostAlreadyBookedError, UserNotFoundError, LockTimeoutError.
     """
     if hold_id is None:

@@ -128,9 +128,7 @@ def waitlist_entry_get(*, entry_id: UUID) -> WaitlistEntry:
     return _with_position(WaitlistEntry.objects.filter(pk=entry_id)).get()
 
 
-def waitlist_list(
-    *, slot_id: UUID, viewer_id: UUID | None, host_view: bool
-) -> QuerySet[WaitlistEntry]:
+def waitlist_list(*, slot_id: UUID, viewer_id: UUID, host_view: bool) -> QuerySet[WaitlistEntry]:
     """The slot's WAITING and OFFERED entries in order: all of them for its host (and staff),
     only the viewer's own for anyone else."""
     entries = WaitlistEntry.objects.filter(slot_id=slot_id, status__in=WAITLIST_OPEN)

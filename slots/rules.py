@@ -1,8 +1,9 @@
 """Rules of a slot shared by the API's validation, the services and the serializers.
 
 The free-place rule lives here once: a slot takes a booking only while it is AVAILABLE and has
-fewer CONFIRMED bookings plus active holds than places. PostgreSQL holds the same rule (the CHECKs on slots and the
-booking trigger); this is the copy that lets services answer precisely before the database does.
+fewer CONFIRMED bookings plus active holds than places. PostgreSQL holds the same rule (the
+CHECKs on slots and the booking and hold triggers); this is the copy that lets services answer
+precisely before the database does.
 """
 
 from __future__ import annotations

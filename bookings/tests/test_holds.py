@@ -47,12 +47,14 @@ def test_12_4_a_hold_is_201_with_its_fields_and_takes_a_place(api, guest):
     data = response.json()["data"]
     assert list(data) == HOLD_KEYS
     assert data["status"] == "ACTIVE"
-    assert data["slotId"] == str(slot.pk) and data["userId"] == str(guest.pk)
+    assert data["slotId"] == str(slot.pk)
+    assert data["userId"] == str(guest.pk)
     held = Hold.objects.get(pk=data["id"])
     assert 299 <= (held.expires_at - held.created_at).total_seconds() <= 300
     assert api.get(f"/api/slots/{slot.pk}").json()["data"]["remaining"] == 1
     slot.refresh_from_db()
-    assert slot.held_count == 1 and slot.status == "AVAILABLE"
+    assert slot.held_count == 1
+    assert slot.status == "AVAILABLE"
 
 
 def test_12_4_ttl_bounds_and_types(api, guest, settings):
@@ -277,7 +279,8 @@ def test_12_4_hold_create_is_idempotent(api, guest):
     other = hold(api, guest, slot.pk, {"ttlSeconds": 90}, HTTP_IDEMPOTENCY_KEY="h-1")
 
     assert first.status_code == 201
-    assert replay.status_code == 201 and replay.content == first.content
+    assert replay.status_code == 201
+    assert replay.content == first.content
     assert replay.headers["Idempotent-Replayed"] == "true"
     assert other.status_code == 422
     assert Hold.objects.count() == 1

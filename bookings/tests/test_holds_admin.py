@@ -39,7 +39,8 @@ def test_the_slot_page_shows_its_holds_and_waitlist(client):
 
     page = client.get(reverse("admin:slots_slot_change", args=[slot.pk])).content.decode()
 
-    assert "holder@example.com" in page and "waiter@example.com" in page
+    assert "holder@example.com" in page
+    assert "waiter@example.com" in page
     assert "waitlist, in order" in page.lower()
 
 
