@@ -105,3 +105,33 @@ def test_raising_capacity_in_the_admin_offers_the_new_places(client):
         WaitlistStatus.WAITING,
     ]
     assert_booking_invariants()
+
+
+def test_check_integrity_finds_a_hold_the_count_misses():
+    import io
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+    from django.db import connection
+
+    from bookings.models import HOLDS_SYNC_SLOT
+
+    slot = SlotFactory.create()
+    with connection.cursor() as cursor:
+        # Bypass the trigger holds_sync_slot inside this test's transaction only.
+        cursor.execute(f"ALTER TABLE holds DISABLE TRIGGER {HOLDS_SYNC_SLOT.get_pgid(Hold)}")
+        cursor.execute(
+            """INSERT INTO holds (id, slot_id, user_id, status, expires_at, created_at, updated_at)
+               VALUES (gen_random_uuid(), %s, %s, 'ACTIVE', now() + interval '1 hour',
+                       now(), now())""",
+            [slot.pk, UserFactory.create().pk],
+        )
+    out = io.StringIO()
+    with pytest.raises(CommandError) as failure:
+        call_command("check_integrity", stdout=out)
+
+    assert failure.value.returncode == 1
+    assert (
+        f"BREACH H1 held_count equals the slot's ACTIVE holds: slotId={slot.pk} "
+        "heldCount=0 active=1" in out.getvalue().splitlines()
+    )

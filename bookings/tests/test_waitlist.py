@@ -157,7 +157,7 @@ def test_12_5_leave_and_list(api):
 
 
 def test_12_5_a_cancellation_offers_the_place_in_the_same_transaction_then_passes_it_on(
-    api, settings
+    api, settings, booking_mode
 ):
     """Three waiting users on a full slot. The cancel gives the first an offer hold at once; the
     offer lapses (short ttl) and the sweep, with no request touching the slot, passes it to the
@@ -281,3 +281,14 @@ def test_12_5_deleting_the_slot_expires_every_entry(api):
     assert set(WaitlistEntry.objects.values_list("status", flat=True)) == {WaitlistStatus.EXPIRED}
     assert not Hold.objects.filter(status=HoldStatus.ACTIVE).exists()
     assert Booking.objects.filter(slot=slot).count() == 1
+
+
+def test_12_5_beat_sweeps_holds_every_30_seconds_on_the_default_queue(settings):
+    from slotbooking.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["holds-expire"]
+
+    assert entry["task"] == "bookings.holds_expire"
+    assert entry["schedule"] <= 30
+    assert "bookings.holds_expire" in app.tasks
+    assert settings.CELERY_TASK_DEFAULT_QUEUE == "default"

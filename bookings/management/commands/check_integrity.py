@@ -98,6 +98,32 @@ CHECKS = (
            WHERE NOT roles <@ '{HOST,GUEST}' OR cardinality(roles) < 1""",
         ("email", "detail"),
     ),
+    Check(
+        "H1",
+        "held_count equals the slot's ACTIVE holds",
+        """SELECT s.id, s.held_count, count(h.id) FROM slots s
+           LEFT JOIN holds h ON h.slot_id = s.id AND h.status = 'ACTIVE'
+           GROUP BY s.id, s.held_count HAVING s.held_count <> count(h.id)""",
+        ("slotId", "heldCount", "active"),
+    ),
+    Check(
+        "H2",
+        "confirmed bookings plus held places within the capacity",
+        """SELECT id, capacity, booked_count, held_count FROM slots
+           WHERE held_count < 0 OR booked_count + held_count > capacity""",
+        ("slotId", "capacity", "bookedCount", "heldCount"),
+    ),
+    Check(
+        "H3",
+        "at most one ACTIVE hold and one open waitlist entry per slot and user",
+        """SELECT slot_id, user_id, 'holds' FROM holds WHERE status = 'ACTIVE'
+           GROUP BY slot_id, user_id HAVING count(*) > 1
+           UNION ALL
+           SELECT slot_id, user_id, 'waitlist' FROM waitlist_entries
+           WHERE status IN ('WAITING', 'OFFERED')
+           GROUP BY slot_id, user_id HAVING count(*) > 1""",
+        ("slotId", "userId", "table"),
+    ),
 )
 WARNINGS = (
     Check(
