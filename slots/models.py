@@ -37,7 +37,7 @@ class Slot(BaseModel):
     booked_count = models.IntegerField(default=0, editable=False)
     # ACTIVE holds on the slot, lapsed ones included until they are marked EXPIRED. Maintained
     # only by the trigger holds_sync_slot (declared on Hold); never by code.
-    held_count = models.IntegerField(default=0, editable=False)
+    held_count = models.IntegerField(default=0, db_default=0, editable=False)
     status = models.CharField(
         max_length=16, choices=SlotStatus.choices, default=SlotStatus.AVAILABLE
     )

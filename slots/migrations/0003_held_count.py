@@ -16,7 +16,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='slot',
             name='held_count',
-            field=models.IntegerField(default=0, editable=False),
+            field=models.IntegerField(db_default=0, default=0, editable=False),
         ),
         migrations.AddConstraint(
             model_name='slot',
