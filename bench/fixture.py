@@ -212,11 +212,12 @@ def reset(conn: psycopg.Connection) -> int:
     unlike DELETE, is allowed on the append-only booking_events.
     """
     with conn.transaction():
-        for table in ("booking_events", "idempotency_records", "waitlist_entries", "holds"):
-            row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
+        for table in ("booking_events", "idempotency_records", "waitlist_entries, holds"):
+            first = table.split(",")[0]
+            row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (first,)).fetchone()
             if row and row[0]:
-                conn.execute(f"TRUNCATE {table}")
-                if table == "holds":  # TRUNCATE fires no row trigger: give the places back
+                conn.execute(f"TRUNCATE {table}")  # entries reference holds: both at once
+                if "holds" in table:  # TRUNCATE fires no row trigger: give the places back
                     conn.execute("UPDATE slots SET held_count = 0 WHERE held_count <> 0")
         cur = conn.execute(
             "DELETE FROM bookings WHERE created_at > "
