@@ -75,7 +75,7 @@ seed: migrate  ## load the demo data (idempotent) and print the demo users' toke
 # The staff login that `make run` suggests, as one command to copy (tests run it as printed).
 ADMIN_HINT = ADMIN_PASSWORD='choose-a-password' DJANGO_ENV=$(DJANGO_ENV) $(MANAGE) create_staff --email you@example.com --name You --superuser --password-from-env ADMIN_PASSWORD
 
-run: migrate static redis  ## serve the API and admin on PORT with Redis (rate limits), the default worker and beat (webhooks); BOOKING_MODE=queued adds the booking workers
+run: migrate static redis  ## serve the API and admin on PORT with Redis (rate limits), the default worker and beat (webhooks, holds, waitlist); BOOKING_MODE=queued adds the booking workers
 	@$(MANAGE) seed_demo --tokens
 	@echo
 	@echo "API:     http://$(HOST):$(PORT)/api"
@@ -83,14 +83,14 @@ run: migrate static redis  ## serve the API and admin on PORT with Redis (rate l
 	@echo "Admin:   http://$(HOST):$(PORT)/admin/  (a login, in another shell: $(ADMIN_HINT))"
 	@echo "Stop with Ctrl-C; the embedded database keeps running for the next run (make db-stop)."
 	@echo
-	@# The default-queue worker and beat (webhooks) always, the partition workers when queued:
-	@# they run beside gunicorn and stop with it.
+	@# The default-queue worker and beat (webhooks, hold expiry, waitlist offers, cleanup) always,
+	@# the partition workers when queued: they run beside gunicorn and stop with it.
 	@$(MANAGE) run_booking_workers --if-queued --with-beat --loglevel warning & workers=$$!; \
 	trap 'kill $$workers 2>/dev/null; wait $$workers' EXIT; \
 	$(VENV)/bin/gunicorn slotbooking.wsgi -c slotbooking/gunicorn_conf.py --bind $(HOST):$(PORT) --log-level warning
 
-worker: migrate redis  ## the workers alone: one per booking partition, plus the default worker and beat (webhooks, cleanup)
-	exec $(MANAGE) run_booking_workers --with-beat
+worker: migrate redis  ## the workers alone: default worker and beat (webhooks, holds, waitlist, cleanup), plus one per partition in queued mode
+	exec $(MANAGE) run_booking_workers --if-queued --with-beat
 
 test: db redis chromium  ## run the whole suite against real PostgreSQL and Redis
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

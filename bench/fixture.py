@@ -212,10 +212,13 @@ def reset(conn: psycopg.Connection) -> int:
     unlike DELETE, is allowed on the append-only booking_events.
     """
     with conn.transaction():
-        for table in ("booking_events", "idempotency_records"):
-            row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
+        for table in ("booking_events", "idempotency_records", "waitlist_entries, holds"):
+            first = table.split(",")[0]
+            row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (first,)).fetchone()
             if row and row[0]:
-                conn.execute(f"TRUNCATE {table}")
+                conn.execute(f"TRUNCATE {table}")  # entries reference holds: both at once
+                if "holds" in table:  # TRUNCATE fires no row trigger: give the places back
+                    conn.execute("UPDATE slots SET held_count = 0 WHERE held_count <> 0")
         cur = conn.execute(
             "DELETE FROM bookings WHERE created_at > "
             "(SELECT value::timestamptz FROM bench_meta WHERE key = 'seeded_at')"

@@ -141,6 +141,85 @@ def check_book_spread(statuses: dict[str, int]) -> str:
     return f"unexpected answers: {bad}" if bad else ""
 
 
+def _held_pairs(ctx: Context, pairs: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    """Give each (user, slot) pair a hold of the user's, written as the hold endpoint would
+    (the trigger counts it on the slot); return (user, slot, hold id)."""
+    rows = ctx.conn.execute(
+        """INSERT INTO holds (id, created_at, updated_at, slot_id, user_id, status, expires_at)
+           SELECT gen_random_uuid(), now(), now(), p.slot::uuid, p.usr::uuid, 'ACTIVE',
+                  now() + interval '30 minutes'
+           FROM unnest(%s::text[], %s::text[]) AS p(usr, slot)
+           RETURNING user_id::text, slot_id::text, id::text""",
+        ([u for u, _ in pairs], [s for _, s in pairs]),
+    ).fetchall()
+    ctx.conn.commit()
+    return [(u, s, h) for u, s, h in rows]
+
+
+def build_hold_then_book(ctx: Context, connections: int) -> list[Request]:
+    """Half the requests hold a free place (POST /api/slots/{id}/holds), the other half book a
+    place held beforehand with its holdId: the two steps of a checkout, spread over slots."""
+    pairs = spread_pairs(ctx.conn, limit=int(ctx.duration * SPREAD_RATE_CEILING), rng=ctx.rng)
+    to_hold, to_book = pairs[0::2], pairs[1::2]
+    held = _held_pairs(ctx, to_book)
+    json_headers = {"Content-Type": "application/json"}
+    requests = []
+    for (hold_user, hold_slot), (user, slot, hold_id) in zip(to_hold, held, strict=False):
+        requests.append(
+            Request(
+                "POST",
+                f"/api/slots/{hold_slot}/holds",
+                {**_as_user(hold_user), **json_headers},
+                "{}",
+            )
+        )
+        requests.append(
+            Request(
+                "POST",
+                "/api/bookings",
+                {**_as_user(user), **json_headers},
+                json.dumps({"slotId": slot, "holdId": hold_id}),
+            )
+        )
+    return requests
+
+
+def build_reschedule(ctx: Context, connections: int) -> list[Request]:
+    """Each request moves a booking (made beforehand, one per user) to a free slot of another
+    host: POST /api/bookings/{id}/reschedule, two slot locks and the trigger moving the count."""
+    pairs = spread_pairs(ctx.conn, limit=int(ctx.duration * SPREAD_RATE_CEILING) * 2, rng=ctx.rng)
+    first: dict[str, str] = {}
+    second: dict[str, str] = {}
+    for user, slot in pairs:
+        if user not in first:
+            first[user] = slot
+        elif user not in second:
+            second[user] = slot
+    users = [u for u in first if u in second]
+    rows = ctx.conn.execute(
+        """INSERT INTO bookings (id, created_at, updated_at, slot_id, user_id, status)
+           SELECT gen_random_uuid(), now(), now(), p.slot::uuid, p.usr::uuid, 'CONFIRMED'
+           FROM unnest(%s::text[], %s::text[]) AS p(usr, slot)
+           RETURNING user_id::text, id::text""",
+        (users, [first[u] for u in users]),
+    ).fetchall()
+    ctx.conn.commit()
+    return [
+        Request(
+            "POST",
+            f"/api/bookings/{booking}/reschedule",
+            {**_as_user(user), "Content-Type": "application/json"},
+            json.dumps({"slotId": second[user]}),
+        )
+        for user, booking in rows
+    ]
+
+
+def check_created_or_moved(statuses: dict[str, int]) -> str:
+    bad = {s: n for s, n in statuses.items() if s not in ("200", "201", "409")}
+    return f"unexpected answers: {bad}" if bad else ""
+
+
 def build_get_slot(ctx: Context, connections: int) -> list[Request]:
     # Future and past slots alike; each request by some user (rarely the slot's host).
     slots = [
@@ -229,6 +308,23 @@ SCENARIOS: list[Scenario] = [
         writes=True,
         server_env={"BOOKING_MODE": "queued"},
         check=check_book_hot,
+    ),
+    # Holds and reschedule: a checkout's hold and booking, and a booking moved atomically.
+    Scenario(
+        "hold-then-book",
+        "POST /api/slots/{id}/holds and POST /api/bookings with a holdId, alternating, each on "
+        "a different free slot (201s)",
+        build_hold_then_book,
+        writes=True,
+        check=check_created_or_moved,
+    ),
+    Scenario(
+        "reschedule",
+        "POST /api/bookings/{id}/reschedule: every request moves a different booking to a "
+        "free slot of another host (200s)",
+        build_reschedule,
+        writes=True,
+        check=check_created_or_moved,
     ),
     Scenario(
         "book-capacity",

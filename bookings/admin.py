@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
@@ -12,13 +13,15 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from accounts.models import Role, User
 from bookings.audit import REASON_MAX_LENGTH
 from bookings.export import booking_csv_lines
-from bookings.models import Booking, BookingEvent, BookingStatus
+from bookings.holds import hold_release
+from bookings.models import Booking, BookingEvent, BookingStatus, Hold, WaitlistEntry
 from bookings.services import booking_cancel, booking_create
+from bookings.waitlist import waitlist_leave
 from core.admin.kit import (
     HistoryAdmin,
     ReadOnlyAdmin,
@@ -295,11 +298,95 @@ class BookingInline(ReadOnlyInline):
         )
 
 
+def _rows_table(headers: tuple[str, ...], rows: Sequence[tuple[object, ...]]) -> str:
+    if not rows:
+        return "none"
+    head = format_html_join("", "<th>{}</th>", ((h,) for h in headers))
+    body = format_html_join(
+        "",
+        "<tr>{}</tr>",
+        ((format_html_join("", "<td>{}</td>", ((cell,) for cell in row)),) for row in rows),
+    )
+    return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)
+
+
 class SlotWithBookingsAdmin(SlotAdmin):
-    """The slot admin with the slot's bookings above its audit log (slots know nothing of
-    bookings, so the bookings app extends the slot admin)."""
+    """The slot admin with the slot's bookings above its audit log, and its holds and waitlist
+    (slots know nothing of bookings, so the bookings app extends the slot admin). Holds and the
+    waitlist are read-only fields, not inlines: staff act on them from their own pages."""
 
     inlines = (BookingInline, *SlotAdmin.inlines)
+    WAITERS = ("holds_now", "waitlist_now")
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_fields(request, obj))
+        return fields if obj is None else [*fields, *self.WAITERS]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        fields = tuple(super().get_readonly_fields(request, obj))
+        return fields if obj is None else (*fields, *self.WAITERS)
+
+    @admin.display(description="holds (release them on the Holds page)")
+    def holds_now(self, slot: Slot) -> str:
+        holds = Hold.objects.filter(slot=slot).select_related("user").order_by("-created_at")
+        rows = [(h.user.email, h.status, h.expires_at, h.pk) for h in holds[:50]]
+        return _rows_table(("user", "status", "expires (UTC)", "id"), rows)
+
+    @admin.display(description="waitlist, in order (remove entries on the Waitlist page)")
+    def waitlist_now(self, slot: Slot) -> str:
+        entries = (
+            WaitlistEntry.objects.filter(slot=slot)
+            .select_related("user")
+            .order_by("created_at", "id")
+        )
+        rows = [(e.user.email, e.status, e.created_at, e.pk) for e in entries[:100]]
+        return _rows_table(("user", "status", "joined (UTC)", "id"), rows)
+
+
+@admin.register(Hold)
+class HoldAdmin(ReadOnlyAdmin):
+    """Holds: a place reserved for a checkout or a waitlist offer. Staff may release one."""
+
+    list_display = ("created_at", "slot", "user", "status", "expires_at", "booking")
+    list_select_related = ("slot__host", "user")
+    list_filter = ("status", ("created_at", DateFieldListFilter))
+    search_fields = ("user__email",)
+    uuid_search_fields = ("slot_id", "id")
+    ordering = ("-created_at", "-id")
+    actions = ("release",)
+
+    @admin.action(description="Release selected holds (their places go to the waitlist)")
+    def release(self, request: HttpRequest, queryset: QuerySet[Hold]) -> None:
+        def call(hold: Hold) -> None:
+            hold_release(hold_id=hold.pk, slot_id=hold.slot_id, user_id=None, staff_override=True)
+            self.log_change(request, hold, "Released by staff")
+
+        done, _ = self.run_each(request, list(queryset), call, label=lambda h: f"Hold {h.pk}")
+        if done:
+            self.message_user(request, f"{len(done)} hold(s) released.", messages.SUCCESS)
+
+
+@admin.register(WaitlistEntry)
+class WaitlistEntryAdmin(ReadOnlyAdmin):
+    """Waitlist entries in order. Staff may remove one: an offered place passes on."""
+
+    list_display = ("created_at", "slot", "user", "status", "hold")
+    list_select_related = ("slot__host", "user")
+    list_filter = ("status", ("created_at", DateFieldListFilter))
+    search_fields = ("user__email",)
+    uuid_search_fields = ("slot_id", "id")
+    ordering = ("slot", "created_at", "id")
+    actions = ("remove",)
+
+    @admin.action(description="Remove selected entries from the waitlist")
+    def remove(self, request: HttpRequest, queryset: QuerySet[WaitlistEntry]) -> None:
+        def call(entry: WaitlistEntry) -> None:
+            waitlist_leave(user_id=None, slot_id=entry.slot_id, entry_id=entry.pk)
+            self.log_change(request, entry, "Removed from the waitlist by staff")
+
+        done, _ = self.run_each(request, list(queryset), call, label=lambda e: f"Entry {e.pk}")
+        if done:
+            self.message_user(request, f"{len(done)} entr(ies) removed.", messages.SUCCESS)
 
 
 admin.site.unregister(Slot)

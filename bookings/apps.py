@@ -16,3 +16,9 @@ class BookingsConfig(AppConfig):
         from core.metrics.views import register_collector
 
         register_collector(BookingQueueCollector())
+
+        from bookings.places import places_settle, slot_close_waiters
+        from slots.hooks import register_slot_hooks
+
+        # Capacity raised or slot closed: holds and the waitlist settle in the same transaction.
+        register_slot_hooks(settle=places_settle, close=slot_close_waiters)

@@ -55,7 +55,12 @@ def booking_queue_name(partition: int) -> str:
     return f"bookings.{partition}"
 
 
-def booking_request(*, scope: IdempotencyScope, slot_id: UUID) -> Outcome:
+def booking_request(
+    *,
+    scope: IdempotencyScope,
+    slot_id: UUID,
+    hold_id: UUID | None = None,
+) -> Outcome:
     """Book `slot_id` for the scope's user; return the answer to send.
 
     Raises what booking_create raises, plus (queued) QueueUnavailableError, QueueTimeoutError.
@@ -67,19 +72,22 @@ def booking_request(*, scope: IdempotencyScope, slot_id: UUID) -> Outcome:
             call=lambda claim: booking_create(
                 user_id=scope.user_id,
                 slot_id=slot_id,
+                hold_id=hold_id,
                 actor_id=scope.user_id,
                 idempotency=claim,
             ),
         )
     # Fast answers (404, 409) without the queue; the worker re-checks everything under locks.
-    booking_precheck(slot_id=slot_id)
+    # A booking with a hold skips them: its place is the hold's, checked under the locks.
+    if hold_id is None:
+        booking_precheck(slot_id=slot_id)
     claim = scope.claim or scope.claim_server_key()
     payload = {
         "recordId": str(claim.record_id),
         "attempt": str(claim.attempt),
         "userId": str(scope.user_id),
         "slotId": str(slot_id),
-        "holdId": None,
+        "holdId": str(hold_id) if hold_id is not None else None,
         "requestId": current_request_id(),  # the worker records it on the audit row
     }
     try:

@@ -104,3 +104,54 @@ class QueueTimeoutError(ServiceUnavailableError):
         super().__init__(message, details=details)
         if isinstance(details, dict) and details.get("idempotencyKey"):
             self.headers = {"Idempotency-Key": str(details["idempotencyKey"])}
+
+
+# Holds, reschedule and the waitlist -------------------------------------------------------------
+class HoldNotFoundError(NotFoundError):
+    reason = "HOLD_NOT_FOUND"
+    default_message = "Hold not found"
+
+
+class HoldSlotMismatchError(BadRequestError):
+    reason = "HOLD_SLOT_MISMATCH"
+    default_message = "Hold is for a different slot"
+
+
+class HoldExpiredError(ConflictError):
+    reason = "HOLD_EXPIRED"
+    default_message = "Hold has expired"
+
+
+class HoldExistsError(ConflictError):
+    reason = "HOLD_EXISTS"
+    default_message = "You already hold a place on this slot"
+
+
+class HoldNotActiveError(ConflictError):
+    reason = "HOLD_NOT_ACTIVE"
+    default_message = "Hold is no longer active"
+
+
+class RescheduleSameSlotError(BadRequestError):
+    reason = "RESCHEDULE_SAME_SLOT"
+    default_message = "The booking is already for this slot"
+
+
+class RescheduleWindowClosedError(BadRequestError):
+    reason = "RESCHEDULE_WINDOW_CLOSED"
+    default_message = "Rescheduling is only allowed at least {d} before the slot start time"
+
+
+class SlotNotFullError(ConflictError):
+    reason = "SLOT_NOT_FULL"
+    default_message = "Slot has free places; book it instead"
+
+
+class AlreadyOnWaitlistError(ConflictError):
+    reason = "ALREADY_ON_WAITLIST"
+    default_message = "You are already on the waitlist for this slot"
+
+
+class WaitlistEntryNotFoundError(NotFoundError):
+    reason = "WAITLIST_ENTRY_NOT_FOUND"
+    default_message = "You are not on the waitlist for this slot"

@@ -98,6 +98,46 @@ CHECKS = (
            WHERE NOT roles <@ '{HOST,GUEST}' OR cardinality(roles) < 1""",
         ("email", "detail"),
     ),
+    Check(
+        "H1",
+        "held_count equals the slot's ACTIVE holds",
+        """SELECT s.id, s.held_count, count(h.id) FROM slots s
+           LEFT JOIN holds h ON h.slot_id = s.id AND h.status = 'ACTIVE'
+           GROUP BY s.id, s.held_count HAVING s.held_count <> count(h.id)""",
+        ("slotId", "heldCount", "active"),
+    ),
+    Check(
+        "H2",
+        "confirmed bookings plus held places within the capacity",
+        """SELECT id, capacity, booked_count, held_count FROM slots
+           WHERE held_count < 0 OR booked_count + held_count > capacity""",
+        ("slotId", "capacity", "bookedCount", "heldCount"),
+    ),
+    Check(
+        "H3",
+        "at most one ACTIVE hold and one open waitlist entry per slot and user",
+        """SELECT slot_id, user_id, 'holds' FROM holds WHERE status = 'ACTIVE'
+           GROUP BY slot_id, user_id HAVING count(*) > 1
+           UNION ALL
+           SELECT slot_id, user_id, 'waitlist' FROM waitlist_entries
+           WHERE status IN ('WAITING', 'OFFERED')
+           GROUP BY slot_id, user_id HAVING count(*) > 1""",
+        ("slotId", "userId", "table"),
+    ),
+    Check(
+        "H4",
+        "a hold names its booking exactly when it is CONSUMED",
+        "SELECT id, status FROM holds WHERE (status = 'CONSUMED') <> (booking_id IS NOT NULL)",
+        ("holdId", "status"),
+    ),
+    Check(
+        "H5",
+        "an OFFERED waitlist entry points at its user's hold on that slot",
+        """SELECT e.id, e.hold_id FROM waitlist_entries e LEFT JOIN holds h ON h.id = e.hold_id
+           WHERE e.status = 'OFFERED' AND (h.id IS NULL OR h.user_id <> e.user_id
+              OR h.slot_id <> e.slot_id OR h.status NOT IN ('ACTIVE', 'EXPIRED'))""",
+        ("entryId", "holdId"),
+    ),
 )
 WARNINGS = (
     Check(

@@ -159,3 +159,147 @@ class BookingEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.booking_id} ({self.source})"
+
+
+# Holds and the waitlist -------------------------------------------------------------------------
+class HoldStatus(models.TextChoices):
+    ACTIVE = "ACTIVE"
+    CONSUMED = "CONSUMED"
+    RELEASED = "RELEASED"
+    EXPIRED = "EXPIRED"
+
+
+def _holds_sync_slot_sql() -> str:
+    """The body of the trigger holds_sync_slot: slots.held_count follows the ACTIVE holds.
+
+    Every hold that becomes ACTIVE on a slot adds 1, every one that stops being ACTIVE (consumed,
+    released, expired, deleted, moved) subtracts 1. The slot's CHECK slots_held_within_capacity
+    then refuses a hold, or a booking, for which no place is left.
+    """
+    slots = Slot._meta.db_table
+    active = HoldStatus.ACTIVE.value
+    return f"""
+    IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.status = '{active}'
+       AND (TG_OP = 'DELETE' OR NEW.status <> '{active}' OR NEW.slot_id <> OLD.slot_id) THEN
+        UPDATE {slots} SET held_count = held_count - 1 WHERE id = OLD.slot_id;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.status = '{active}'
+       AND (TG_OP = 'INSERT' OR OLD.status <> '{active}' OR NEW.slot_id <> OLD.slot_id) THEN
+        UPDATE {slots} SET held_count = held_count + 1 WHERE id = NEW.slot_id;
+    END IF;
+    RETURN NULL;
+"""
+
+
+HOLDS_SYNC_SLOT = pgtrigger.Trigger(
+    name="holds_sync_slot",
+    when=pgtrigger.After,
+    operation=pgtrigger.Insert | pgtrigger.Delete | pgtrigger.UpdateOf("status", "slot_id"),
+    level=pgtrigger.Row,
+    func=_holds_sync_slot_sql(),
+)
+
+
+class Hold(BaseModel):
+    """One place on a slot reserved for a user until `expires_at` (a checkout, a waitlist offer).
+
+    Active while ACTIVE and `expires_at` is in the future: every read compares with now, so a
+    lapsed hold never blocks anybody even before it is marked EXPIRED.
+    """
+
+    slot = models.ForeignKey(Slot, on_delete=models.PROTECT, related_name="holds", db_index=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="holds", db_index=False
+    )
+    status = models.CharField(max_length=16, choices=HoldStatus.choices, default=HoldStatus.ACTIVE)
+    expires_at = models.DateTimeField()
+    # The booking made with this hold: set exactly when the hold is CONSUMED.
+    booking = models.ForeignKey(
+        Booking, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        db_table = "holds"
+        indexes = [
+            models.Index(fields=["slot", "status"], name="holds_slot_status_idx"),
+            models.Index(fields=["user", "status"], name="holds_user_status_idx"),
+            models.Index(
+                fields=["expires_at"],
+                condition=Q(status=HoldStatus.ACTIVE),
+                name="holds_active_expiry_idx",
+            ),
+        ]
+        triggers = [HOLDS_SYNC_SLOT]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["slot", "user"],
+                condition=Q(status=HoldStatus.ACTIVE),
+                name="holds_one_active_per_user_and_slot",
+            ),
+            models.CheckConstraint(
+                condition=Q(status=HoldStatus.CONSUMED, booking__isnull=False)
+                | (~Q(status=HoldStatus.CONSUMED) & Q(booking__isnull=True)),
+                name="holds_booking_iff_consumed",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Hold {self.pk} ({self.status})"
+
+    def is_active(self, now: object) -> bool:
+        return self.status == HoldStatus.ACTIVE and self.expires_at > now  # type: ignore[operator]
+
+
+class WaitlistStatus(models.TextChoices):
+    WAITING = "WAITING"
+    OFFERED = "OFFERED"
+    BOOKED = "BOOKED"
+    EXPIRED = "EXPIRED"
+    LEFT = "LEFT"
+
+
+WAITLIST_OPEN = (WaitlistStatus.WAITING, WaitlistStatus.OFFERED)
+
+
+class WaitlistEntry(BaseModel):
+    """A user waiting for a place on a full slot; offered the next place that frees."""
+
+    slot = models.ForeignKey(
+        Slot, on_delete=models.PROTECT, related_name="waitlist_entries", db_index=False
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="waitlist_entries",
+        db_index=False,
+    )
+    status = models.CharField(
+        max_length=16, choices=WaitlistStatus.choices, default=WaitlistStatus.WAITING
+    )
+    # The offer: set while OFFERED (and kept afterwards, for the record).
+    hold = models.ForeignKey(
+        Hold, on_delete=models.PROTECT, null=True, blank=True, related_name="waitlist_entries"
+    )
+
+    class Meta:
+        db_table = "waitlist_entries"
+        indexes = [
+            models.Index(
+                fields=["slot", "status", "created_at", "id"], name="waitlist_slot_queue_idx"
+            ),
+            models.Index(fields=["user", "status"], name="waitlist_user_status_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["slot", "user"],
+                condition=Q(status__in=WAITLIST_OPEN),
+                name="waitlist_one_open_entry_per_user_and_slot",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=WaitlistStatus.OFFERED) | Q(hold__isnull=False),
+                name="waitlist_offer_has_hold",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Waitlist {self.pk} ({self.status})"

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from bookings.models import BookingStatus
+from bookings.models import BookingStatus, HoldStatus, WaitlistStatus
 from core.api.day_range import DayRangeQuery
-from core.api.fields import EnumField, InstantField, StringField, UuidField
+from core.api.fields import BodyIntegerField, EnumField, InstantField, StringField, UuidField
 from slots.models import SlotStatus
 from slots.serializers import DateRangeQuery
 
 
 class BookingCreateIn(serializers.Serializer):
     slotId = UuidField(invalid="Invalid slot ID")
+    holdId = UuidField(
+        required=False,
+        allow_null=True,
+        invalid="Invalid hold ID",
+        help_text="a hold of the caller's on this slot: the booking takes its place",
+    )
 
 
 class BookingListQuery(DateRangeQuery):
@@ -92,3 +100,72 @@ class BookingExportQuery(DayRangeQuery):
             "status": attrs.get("status"),
             "host_id": attrs.get("hostId"),
         }
+
+
+# Holds, reschedule and the waitlist -------------------------------------------------------------
+class HoldCreateIn(serializers.Serializer):
+    """The optional body of POST /api/slots/{id}/holds."""
+
+    ttlSeconds = BodyIntegerField(
+        min_value=30,
+        max_value=86400,  # narrowed to HOLD_MAX_TTL_SECONDS in __init__, which settings may change
+        required=False,
+        help_text="how long the place is held, 30 seconds to the server's maximum (default 300)",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["ttlSeconds"].max_value = settings.HOLD_MAX_TTL_SECONDS  # type: ignore[attr-defined]
+
+
+class HoldOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    slotId = serializers.UUIDField(source="slot_id")
+    userId = serializers.UUIDField(source="user_id")
+    status = serializers.ChoiceField(choices=HoldStatus.choices)
+    expiresAt = InstantField(source="expires_at")
+    bookingId = serializers.UUIDField(
+        source="booking_id", allow_null=True, help_text="the booking made with it, once CONSUMED"
+    )
+    createdAt = InstantField(source="created_at")
+
+
+class RescheduleIn(serializers.Serializer):
+    slotId = UuidField(invalid="Invalid slot ID")
+    holdId = UuidField(
+        required=False,
+        allow_null=True,
+        invalid="Invalid hold ID",
+        help_text="a hold of the caller's on the new slot: the booking takes its place",
+    )
+
+
+class WaitlistEntryOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    slotId = serializers.UUIDField(source="slot_id")
+    userId = serializers.UUIDField(source="user_id")
+    status = serializers.ChoiceField(choices=WaitlistStatus.choices)
+    position = serializers.SerializerMethodField(
+        help_text="1-based place among the WAITING entries; null unless WAITING"
+    )
+    holdId = serializers.SerializerMethodField(help_text="the offered hold, while OFFERED")
+    offerExpiresAt = serializers.SerializerMethodField(help_text="while OFFERED")
+    createdAt = InstantField(source="created_at")
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_position(self, entry: Any) -> int | None:
+        if entry.status != WaitlistStatus.WAITING:
+            return None
+        return int(getattr(entry, "ahead", 0)) + 1
+
+    @extend_schema_field(serializers.UUIDField(allow_null=True))
+    def get_holdId(self, entry: Any) -> str | None:  # noqa: N802
+        if entry.status != WaitlistStatus.OFFERED or entry.hold_id is None:
+            return None
+        return str(entry.hold_id)
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_offerExpiresAt(self, entry: Any) -> str | None:  # noqa: N802
+        if entry.status != WaitlistStatus.OFFERED or entry.hold is None:
+            return None
+        return InstantField().to_representation(entry.hold.expires_at)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from django.conf import settings
 from django.db.models import Count, Q
@@ -26,13 +26,18 @@ from bookings.errors import (
     BookingNoticeTooShortError,
     BookingOwnSlotError,
     CancellationWindowClosedError,
+    HoldExistsError,
+    HoldExpiredError,
+    HoldNotFoundError,
+    HoldSlotMismatchError,
     HostAlreadyBookedError,
     HostBookingLimitError,
     MaxActiveBookingsError,
     SlotInPastError,
 )
 from bookings.locks import booking_lock
-from bookings.models import Booking, BookingStatus, EventAction
+from bookings.models import Booking, BookingStatus, EventAction, Hold, HoldStatus
+from bookings.places import guest_booked, places_settle, places_settle_if_lapsed
 from bookings.webhooks import booking_webhook_emit
 from core.audit import EventSource
 from core.db.instants import now_ms
@@ -41,7 +46,7 @@ from core.errors import NotOwnerError
 from core.idempotency.records import IdempotencyClaim, idempotency_complete, idempotency_lock
 from slots.errors import SlotNotAvailableError, SlotNotFoundError
 from slots.locks import slot_lock
-from slots.models import Slot
+from slots.models import Slot, SlotStatus
 from slots.rules import slot_free_places
 from webhooks.models import EventType
 
@@ -49,6 +54,8 @@ from webhooks.models import EventType
 BOOKING_CONSTRAINTS = {
     "slots_booked_within_capacity": SlotNotAvailableError,
     "slots_status_matches_count": SlotNotAvailableError,
+    "slots_held_within_capacity": SlotNotAvailableError,
+    "holds_one_active_per_user_and_slot": HoldExistsError,
     "bookings_one_confirmed_per_user_and_slot": AlreadyBookedError,
 }
 MISSING_REFERENCES = {"slots": SlotNotFoundError, "users": UserNotFoundError}
@@ -62,24 +69,75 @@ def booking_precheck(*, slot_id: UUID) -> None:
     the order of checks holds; a slot that looks free is always locked and checked again.
     Raises SlotNotFoundError, SlotNotAvailableError.
     """
-    slot = Slot.objects.filter(pk=slot_id).only("status", "booked_count", "capacity").first()
+    slot = (
+        Slot.objects.filter(pk=slot_id)
+        .only("status", "booked_count", "held_count", "capacity")
+        .first()
+    )
     if slot is None:
         raise SlotNotFoundError()
     if slot_free_places(slot) == 0:
-        raise SlotNotAvailableError()
+        # held_count may still count holds that have lapsed: only those still ahead take places.
+        if slot.status == SlotStatus.AVAILABLE and slot.booked_count < slot.capacity:
+            slot.held_count = Hold.objects.filter(
+                slot_id=slot_id, status=HoldStatus.ACTIVE, expires_at__gt=now_ms()
+            ).count()
+        if slot_free_places(slot) == 0:
+            raise SlotNotAvailableError()
 
 
-def _check_bookable(*, user: User, slot: Slot, policy: HostPolicy, now: datetime) -> None:
-    """Every booking rule, in the order the API answers them: the first that fails is the error.
-    Under the user and slot locks; `policy` is the slot's host's, read after the slot lock."""
-    if slot_free_places(slot) == 0:
+def hold_lock_for_booking(*, hold_id: UUID, user_id: UUID, slot: Slot, now: datetime) -> Hold:
+    """The hold checks of a booking or reschedule that names a hold, under the user and slot
+    locks: the caller's hold, for this slot, still active. Locks the hold row (last in the lock
+    order). Raises HoldNotFoundError, HoldSlotMismatchError, HoldExpiredError."""
+    hold = (
+        Hold.objects.select_for_update(no_key=True, of=("self",))
+        .filter(pk=hold_id, user_id=user_id)
+        .first()
+    )
+    if hold is None:
+        raise HoldNotFoundError()
+    if hold.slot_id != slot.pk:
+        raise HoldSlotMismatchError()
+    if not hold.is_active(now):
+        raise HoldExpiredError()
+    return hold
+
+
+def hold_consume(*, hold: Hold, booking_id: UUID, now: datetime) -> None:
+    """The hold becomes CONSUMED by `booking_id`, before that booking is written: its place
+    passes to the booking without ever counting twice against the capacity. (The reference to
+    the booking is checked at commit, as every foreign key is.)"""
+    Hold.objects.filter(pk=hold.pk).update(
+        status=HoldStatus.CONSUMED, booking_id=booking_id, updated_at=now
+    )
+    hold.status, hold.booking_id = HoldStatus.CONSUMED, booking_id
+
+
+def _check_bookable(
+    *,
+    user: User,
+    slot: Slot,
+    policy: HostPolicy,
+    now: datetime,
+    hold: Hold | None = None,
+    moving: Booking | None = None,
+) -> None:
+    """Every booking rule, in the order the API answers them. Under the user and slot locks,
+    after holds_tidy(); `policy` is the slot's host's, read after the slot lock. The caller's
+    `hold` (already checked) is a place of their own; a booking being `moving` here (a
+    reschedule) is left out of the caller's counts."""
+    if slot_free_places(slot) + (1 if hold is not None else 0) == 0:
         raise SlotNotAvailableError()
     if slot.start_time <= now:
         raise SlotInPastError()
     if slot.host_id == user.pk:
         raise BookingOwnSlotError()
     # One read of the caller's CONFIRMED bookings serves the three per-user rules below.
-    active = Booking.objects.filter(user_id=user.pk, status=BookingStatus.CONFIRMED).aggregate(
+    mine = Booking.objects.filter(user_id=user.pk, status=BookingStatus.CONFIRMED)
+    if moving is not None:
+        mine = mine.exclude(pk=moving.pk)
+    active = mine.aggregate(
         on_slot=Count("id", filter=Q(slot_id=slot.pk)),
         total=Count("id", filter=Q(slot__start_time__gt=now)),
         with_host=Count("id", filter=Q(slot__start_time__gt=now, slot__host_id=slot.host_id)),
@@ -102,6 +160,7 @@ def booking_create(
     *,
     user_id: UUID,
     slot_id: UUID,
+    hold_id: UUID | None = None,
     source: EventSource = EventSource.API,
     actor_id: UUID | None = None,
     request_id: str | None = None,
@@ -114,12 +173,16 @@ def booking_create(
     the audit event (source, actor: the guest, a staff member, or None for commands) commits
     with it. With an `idempotency` claim (API and queued worker) the record is locked first and
     the success is stored in it in the same transaction; a claim that is no longer this
-    attempt's raises ClaimLostError and writes nothing.
-    Raises SlotNotFoundError, SlotNotAvailableError, SlotInPastError, BookingOwnSlotError,
-    AlreadyBookedError, BookingNoticeTooShortError, BookingBeyondHorizonError,
+    attempt's raises ClaimLostError and writes nothing. With `hold_id` the pre-read is skipped;
+    the caller's active hold on this slot is their place, and it is CONSUMED by the booking in
+    the same transaction (an offered hold also marks the waitlist entry BOOKED).
+    Raises HoldNotFoundError, HoldSlotMismatchError, HoldExpiredError, SlotNotFoundError,
+    SlotNotAvailableError, SlotInPastError, BookingOwnSlotError, AlreadyBookedError,
+    BookingNoticeTooShortError, BookingBeyondHorizonError,
     MaxActiveBookingsError, HostAlreadyBookedError, UserNotFoundError, LockTimeoutError.
     """
-    booking_precheck(slot_id=slot_id)
+    if hold_id is None:
+        booking_precheck(slot_id=slot_id)
 
     def work() -> Booking:
         key: str | None = None
@@ -139,12 +202,21 @@ def booking_create(
             user = user_lock(user_id=user_id)
             slot = slot_lock(slot_id=slot_id)
         # The host's rules as they are now, read after the slot lock; "now" after the locks.
+        now = now_ms()
+        places_settle_if_lapsed(slot=slot, now=now)  # a lapsed hold takes no place
+        hold = None
+        if hold_id is not None:
+            hold = hold_lock_for_booking(hold_id=hold_id, user_id=user.pk, slot=slot, now=now)
         policy = host_policy_get(host_id=slot.host_id)
-        _check_bookable(user=user, slot=slot, policy=policy, now=now_ms())
+        _check_bookable(user=user, slot=slot, policy=policy, now=now, hold=hold)
         if settings.BOOKING_TEST_DELAY_BEFORE_WRITE:
             time.sleep(settings.BOOKING_TEST_DELAY_BEFORE_WRITE)
-        booking = Booking.objects.create(user=user, slot=slot)
-        slot.refresh_from_db(fields=["status", "booked_count", "updated_at"])  # the trigger's work
+        booking_id = uuid4()
+        if hold is not None:
+            hold_consume(hold=hold, booking_id=booking_id, now=now)
+        booking = Booking.objects.create(id=booking_id, user=user, slot=slot)
+        guest_booked(slot=slot, user_id=user.pk, now=now, used_hold=hold is not None)
+        slot.refresh_from_db(fields=["status", "booked_count", "held_count", "updated_at"])
         booking_event_record(
             booking=booking,
             action=EventAction.CREATED,
@@ -210,7 +282,7 @@ def booking_cancel(
         booking.status = BookingStatus.CANCELLED
         booking.cancelled_at = now
         booking.save(update_fields=["status", "cancelled_at"])
-        slot.refresh_from_db(fields=["status", "booked_count", "updated_at"])
+        places_settle(slot, now)  # the freed place goes to the waitlist in this transaction
         booking.slot = slot
         booking_event_record(
             booking=booking,

@@ -67,6 +67,7 @@ def _booking_create(payload: dict[str, Any]) -> dict[str, Any]:
         booking_create(
             user_id=user_id,
             slot_id=UUID(payload["slotId"]),
+            hold_id=UUID(payload["holdId"]) if payload.get("holdId") else None,
             source=EventSource.WORKER,
             actor_id=user_id,
             idempotency=claim,
@@ -89,3 +90,12 @@ def idempotency_prune_task() -> int:
     deleted = idempotency_prune()
     logger.info("pruned %d idempotency records", deleted)
     return deleted
+
+
+@shared_task(name="bookings.holds_expire")
+def holds_expire_task() -> int:
+    """Every HOLD_SWEEP_INTERVAL seconds (Celery beat): lapsed holds become EXPIRED and a lapsed
+    waitlist offer passes to the next entry, even when nothing else touches the slot."""
+    from bookings.holds import holds_expire_sweep
+
+    return holds_expire_sweep()

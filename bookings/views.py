@@ -17,6 +17,9 @@ from bookings.errors import (
     BookingNoticeTooShortError,
     BookingOwnSlotError,
     CancellationWindowClosedError,
+    HoldExpiredError,
+    HoldNotFoundError,
+    HoldSlotMismatchError,
     HostAlreadyBookedError,
     MaxActiveBookingsError,
     QueueTimeoutError,
@@ -110,6 +113,9 @@ class BookingViewSet(BookingCreateLimits, ApiViewSet):  # rate limit right after
                 SlotInPastError,
                 BookingOwnSlotError,
                 SlotNotFoundError,
+                HoldNotFoundError,
+                HoldSlotMismatchError,
+                HoldExpiredError,
                 SlotNotAvailableError,
                 AlreadyBookedError,
                 BookingNoticeTooShortError,
@@ -125,7 +131,11 @@ class BookingViewSet(BookingCreateLimits, ApiViewSet):  # rate limit right after
     def create(self, request: Request) -> HttpResponse:
         def run(scope: IdempotencyScope) -> Outcome:
             data = validate_input(BookingCreateIn, request.data)
-            return booking_request(scope=scope, slot_id=data["slotId"])
+            return booking_request(
+                scope=scope,
+                slot_id=data["slotId"],
+                hold_id=data.get("holdId"),
+            )
 
         user_id = request_user(request).pk
         return idempotent_response(request, user_id=user_id, route="/api/bookings", run=run)

@@ -283,6 +283,20 @@ if os.environ.get("SLOTBOOKING_TEST_WORKER") == "1":
         "BOOKING_TEST_DELAY_BEFORE_WRITE", default=0, low=0, high=60, integer=False
     )
 
+# Holds and the waitlist: how long a place is held for a checkout, and for a waitlist offer.
+HOLD_TTL_SECONDS = int(env_number("HOLD_TTL_SECONDS", default=300, low=30, high=86400))
+HOLD_MAX_TTL_SECONDS = int(env_number("HOLD_MAX_TTL_SECONDS", default=1800, low=30, high=86400))
+if HOLD_TTL_SECONDS > HOLD_MAX_TTL_SECONDS:
+    raise ImproperlyConfigured(
+        f"HOLD_TTL_SECONDS ({HOLD_TTL_SECONDS}) must not exceed "
+        f"HOLD_MAX_TTL_SECONDS ({HOLD_MAX_TTL_SECONDS})"
+    )
+WAITLIST_OFFER_TTL_SECONDS = env_number(
+    "WAITLIST_OFFER_TTL_SECONDS", default=900, low=1, high=86400, integer=False
+)
+# How often beat marks lapsed holds EXPIRED and passes lapsed offers on (seconds).
+HOLD_SWEEP_INTERVAL = 30.0
+
 # Queued mode. Only bookings/dispatch.py reads BOOKING_MODE.
 _use_booking_queue = env_bool("USE_BOOKING_QUEUE", default=False)
 if os.environ.get("BOOKING_MODE", "").strip():
@@ -359,6 +373,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_DB_REUSE_MAX = 1000  # workers keep their database connection between tasks
 CELERY_BEAT_SCHEDULE = {
     "idempotency-prune": {"task": "bookings.idempotency_prune", "schedule": 3600.0},
+    "holds-expire": {"task": "bookings.holds_expire", "schedule": HOLD_SWEEP_INTERVAL},
 }
 
 # RATE LIMITING AND METRICS ----------------------------------------------------------------------

@@ -13,6 +13,12 @@ from accounts.views import (
 from analytics.dashboard import analytics_dashboard
 from analytics.views import AnalyticsViewSet
 from bookings.export_views import BookingExportViewSet
+from bookings.hold_views import (
+    BookingRescheduleViewSet,
+    SlotHoldDetailViewSet,
+    SlotHoldViewSet,
+    SlotWaitlistViewSet,
+)
 from bookings.slot_views import HostSlotViewSet, SlotWithBookingDetailViewSet
 from bookings.views import BookingDetailViewSet, BookingHistoryViewSet, BookingViewSet
 from calendars.views import BookingCalendarViewSet, CalendarTokenViewSet, HostCalendarViewSet
@@ -61,6 +67,21 @@ urlpatterns = [
     api_route("slots/host", HostSlotViewSet.as_view({"get": "list"}), "slots-host"),
     api_route("slots/bulk", SlotBulkViewSet.as_view({"post": "create"}), "slots-bulk"),
     api_route(
+        "slots/" + ID.format("slot_id") + "/holds",
+        SlotHoldViewSet.as_view({"post": "create"}),
+        "slot-holds",
+    ),
+    api_route(
+        "slots/" + ID.format("slot_id") + "/holds/" + ID.format("hold_id"),
+        SlotHoldDetailViewSet.as_view({"delete": "destroy"}),
+        "slot-hold-detail",
+    ),
+    api_route(
+        "slots/" + ID.format("slot_id") + "/waitlist",
+        SlotWaitlistViewSet.as_view({"post": "create", "delete": "destroy", "get": "list"}),
+        "slot-waitlist",
+    ),
+    api_route(
         "slots/" + ID.format("slot_id"),
         SlotWithBookingDetailViewSet.as_view({"get": "retrieve", "delete": "destroy"}),
         "slot-detail",
@@ -98,6 +119,11 @@ urlpatterns = [
         "webhooks/" + ID.format("webhook_id"),
         WebhookDetailViewSet.as_view({"get": "retrieve", "delete": "destroy"}),
         "webhook-detail",
+    ),
+    api_route(
+        "bookings/" + ID.format("booking_id") + "/reschedule",
+        BookingRescheduleViewSet.as_view({"post": "create"}),
+        "booking-reschedule",
     ),
     api_route(
         "bookings/" + ID.format("booking_id"),

@@ -35,6 +35,9 @@ class Slot(BaseModel):
     capacity = models.IntegerField(default=1)
     # Maintained only by the trigger bookings_sync_slot (declared on Booking); never by code.
     booked_count = models.IntegerField(default=0, editable=False)
+    # ACTIVE holds on the slot, lapsed ones included until they are marked EXPIRED. Maintained
+    # only by the trigger holds_sync_slot (declared on Hold); never by code.
+    held_count = models.IntegerField(default=0, db_default=0, editable=False)
     status = models.CharField(
         max_length=16, choices=SlotStatus.choices, default=SlotStatus.AVAILABLE
     )
@@ -54,6 +57,12 @@ class Slot(BaseModel):
             models.CheckConstraint(
                 condition=Q(booked_count__gte=0, booked_count__lte=F("capacity")),
                 name="slots_booked_within_capacity",
+            ),
+            # Held places count against capacity too: a booking or a hold beyond it cannot be
+            # written, whatever code writes it.
+            models.CheckConstraint(
+                condition=Q(held_count__gte=0, booked_count__lte=F("capacity") - F("held_count")),
+                name="slots_held_within_capacity",
             ),
             models.CheckConstraint(
                 condition=(

@@ -1,8 +1,9 @@
 """Rules of a slot shared by the API's validation, the services and the serializers.
 
 The free-place rule lives here once: a slot takes a booking only while it is AVAILABLE and has
-fewer CONFIRMED bookings than places. PostgreSQL holds the same rule (the CHECKs on slots and the
-booking trigger); this is the copy that lets services answer precisely before the database does.
+fewer CONFIRMED bookings plus active holds than places. PostgreSQL holds the same rule (the
+CHECKs on slots and the booking and hold triggers); this is the copy that lets services answer
+precisely before the database does.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ class SlotCounts(Protocol):
     status: str
     capacity: int
     booked_count: int
+    held_count: int
 
 
 def slot_time_errors(
@@ -36,10 +38,19 @@ def slot_time_errors(
 
 def slot_free_places(slot: SlotCounts) -> int:
     """Places still open to a booking: none unless the slot is AVAILABLE, else capacity minus
-    its CONFIRMED bookings. It does not look at the time: a started slot may show places."""
+    its CONFIRMED bookings and its active holds. It does not look at the slot's time: a started
+    slot may show places.
+
+    Active holds are the `active_holds` the slot selectors annotate (holds whose expiry is still
+    ahead); without it, `held_count`, which also counts lapsed holds not yet marked EXPIRED and
+    is exact under the slot lock once they are (see bookings.places).
+    """
     if slot.status != SlotStatus.AVAILABLE:
         return 0
-    return max(slot.capacity - slot.booked_count, 0)
+    held = getattr(slot, "active_holds", None)
+    if held is None:
+        held = slot.held_count
+    return max(slot.capacity - slot.booked_count - held, 0)
 
 
 def slot_status_for(*, status: str, capacity: int, booked_count: int) -> str:

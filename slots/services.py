@@ -26,6 +26,7 @@ from core.limits import (
 )
 from slots.errors import SlotHasBookingError, SlotNotFoundError, SlotOverlapError
 from slots.events import slot_event_build, slot_events_record
+from slots.hooks import slot_close, slot_settle
 from slots.locks import slot_lock
 from slots.models import Slot, SlotEventAction, SlotStatus
 from slots.rules import WEEKDAYS, slot_status_for, slot_time_errors
@@ -155,7 +156,9 @@ def slot_delete(
         if slot.booked_count > 0:
             raise SlotHasBookingError()
         actor = user_id if actor_id is None and source == EventSource.API else actor_id
-        if slot.bookings.exists():
+        # Holds and waitlist entries end with the slot, and keep it as history if there were any.
+        had_waiters = slot_close(slot)
+        if had_waiters or slot.bookings.exists():
             cancelled_at = now_ms()
             Slot.objects.filter(pk=slot.pk).update(
                 status=SlotStatus.CANCELLED, updated_at=cancelled_at
@@ -486,9 +489,16 @@ def slot_update(
             )
             if overlapping:
                 raise SlotOverlapError()
+        slot_settle(slot)  # lapsed holds no longer take places
         if not CAPACITY_MIN <= new_capacity <= CAPACITY_MAX:
             raise _invalid("capacity", CAPACITY_MESSAGE)
-        if new_capacity < slot.booked_count:
+        if new_capacity < slot.booked_count + slot.held_count:
+            if slot.held_count:
+                raise _invalid(
+                    "capacity",
+                    f"Capacity cannot be below the {slot.booked_count} confirmed booking(s) and "
+                    f"{slot.held_count} held place(s) of this slot",
+                )
             raise _invalid(
                 "capacity",
                 f"Capacity cannot be below the {slot.booked_count} confirmed booking(s) of "
@@ -502,6 +512,8 @@ def slot_update(
             status=slot.status, capacity=new_capacity, booked_count=slot.booked_count
         )
         slot.save(update_fields=["start_time", "end_time", "capacity", "status"])
+        if new_capacity > old.capacity:
+            slot_settle(slot)  # the new places go to the waitlist first
         event = slot_event_build(
             slot=slot,
             action=SlotEventAction.UPDATED,

@@ -196,12 +196,36 @@ M4_WEBHOOKS_CALENDARS = [
     ("WEBHOOK_NOT_FOUND", 404, "NOT_FOUND", "Webhook not found", None),
     ("CALENDAR_NOT_FOUND", 404, "NOT_FOUND", "Calendar not found", None),
     ("WEBHOOK_LIMIT_REACHED", 409, "CONFLICT", "You can register at most 5 webhooks", None),
+    # Holds, reschedule and the waitlist (SPEC §12.3-12.5).
+    ("HOLD_NOT_FOUND", 404, "NOT_FOUND", "Hold not found", None),
+    ("HOLD_SLOT_MISMATCH", 400, "BAD_REQUEST", "Hold is for a different slot", None),
+    ("HOLD_EXPIRED", 409, "CONFLICT", "Hold has expired", None),
+    ("HOLD_EXISTS", 409, "CONFLICT", "You already hold a place on this slot", None),
+    ("HOLD_NOT_ACTIVE", 409, "CONFLICT", "Hold is no longer active", None),
+    ("RESCHEDULE_SAME_SLOT", 400, "BAD_REQUEST", "The booking is already for this slot", None),
+    (
+        "RESCHEDULE_WINDOW_CLOSED",
+        400,
+        "BAD_REQUEST",
+        "Rescheduling is only allowed at least 5 hour(s) before the slot start time",
+        None,
+    ),
+    ("SLOT_NOT_FULL", 409, "CONFLICT", "Slot has free places; book it instead", None),
+    ("ALREADY_ON_WAITLIST", 409, "CONFLICT", "You are already on the waitlist for this slot", None),
+    (
+        "WAITLIST_ENTRY_NOT_FOUND",
+        404,
+        "NOT_FOUND",
+        "You are not on the waitlist for this slot",
+        None,
+    ),
 ]
 # NOT_OWNER has one sentence per endpoint; the class is raised with the endpoint's own.
 NOT_OWNER_MESSAGES = [
     "You can only delete your own slots",
     "You can only view your own bookings",
     "You can only cancel your own bookings",
+    "You can only reschedule your own bookings",
 ]
 
 

@@ -89,26 +89,31 @@ class Command(BaseCommand):
         parser.add_argument(
             "--if-queued",
             action="store_true",
-            help="start the partition workers only when BOOKING_MODE is queued (for `make run`)",
+            help=(
+                "start the partition workers only when BOOKING_MODE is queued "
+                "(with --with-beat the default worker and beat still start)"
+            ),
         )
         parser.add_argument(
             "--with-beat",
             action="store_true",
             help=(
                 "also run the default-queue worker with beat, in either mode: webhook delivery "
-                "and its 30-second sweep, hourly cleanup"
+                "and its 30-second sweep, hold expiry and waitlist offers every 30 seconds, "
+                "hourly cleanup"
             ),
         )
         parser.add_argument("--loglevel", default="info")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        partitions = settings.BOOKING_QUEUE_PARTITIONS
+        partitions = range(settings.BOOKING_QUEUE_PARTITIONS)
         if options["if_queued"] and not booking_queue_enabled():
-            self.stdout.write("BOOKING_MODE is sync: no booking partition workers needed.")
-            partitions = 0
+            if not options["with_beat"]:
+                self.stdout.write("BOOKING_MODE is sync: no booking workers needed.")
+                return
+            partitions = range(0)  # sync mode: only the default worker and beat
         commands = {
-            f"bookings.{p}": worker_command(p, loglevel=options["loglevel"])
-            for p in range(partitions)
+            f"bookings.{p}": worker_command(p, loglevel=options["loglevel"]) for p in partitions
         }
         if options["with_beat"]:
             commands["default"] = default_worker_command(loglevel=options["loglevel"])
