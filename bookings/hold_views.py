@@ -43,7 +43,7 @@ from bookings.serializers import (
 from bookings.waitlist import waitlist_join, waitlist_leave, waitlist_list
 from core.api.fields import parse_uuid, query_dict, validate_input
 from core.api.schema import PAGE_PARAMETERS, errors, success
-from core.api.viewsets import ApiViewSet, PageQuery, listed, ok, paginate, request_id
+from core.api.viewsets import ApiViewSet, PageQuery, listed, ok, paginate
 from core.errors import LockTimeoutError, NotOwnerError, ValidationFailedError
 from core.idempotency.records import (
     IDEMPOTENCY_ERRORS,
@@ -186,7 +186,6 @@ class BookingRescheduleViewSet(ApiViewSet):
                     user_id=user_id,
                     slot_id=data["slotId"],
                     hold_id=data.get("holdId"),
-                    request_id=request_id(request),
                     idempotency=claim,
                 ),
             )

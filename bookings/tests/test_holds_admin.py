@@ -119,7 +119,7 @@ def test_check_integrity_finds_a_hold_the_count_misses():
     slot = SlotFactory.create()
     with connection.cursor() as cursor:
         # Bypass the trigger holds_sync_slot inside this test's transaction only.
-        cursor.execute(f"ALTER TABLE holds DISABLE TRIGGER {HOLDS_SYNC_SLOT.get_pgid(Hold)}")
+        cursor.execute(f"ALTER TABLE holds DISABLE TRIGGER {HOLDS_SYNC_SLOT.get_pgid(Hold)}")  # type: ignore[arg-type]
         cursor.execute(
             """INSERT INTO holds (id, slot_id, user_id, status, expires_at, created_at, updated_at)
                VALUES (gen_random_uuid(), %s, %s, 'ACTIVE', now() + interval '1 hour',
