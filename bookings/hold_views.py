@@ -126,6 +126,10 @@ class SlotHoldViewSet(ApiViewSet):
 class SlotHoldDetailViewSet(ApiViewSet):
     @extend_schema(
         summary="Release the caller's hold: its place is open again",
+        description=(
+            "Releases an active hold of the caller on this slot. The place becomes free at once (and "
+            "is offered to the first user on the waitlist, if any)."
+        ),
         responses={
             200: success(HoldOut),
             **errors(HoldNotFoundError, HoldNotActiveError, LockTimeoutError),
@@ -222,6 +226,10 @@ class SlotWaitlistViewSet(ApiViewSet):
 
     @extend_schema(
         summary="Leave the waitlist of a slot; an offered place passes to the next user",
+        description=(
+            "Removes the caller from the slot's waitlist. If a place was offered to the caller, the "
+            "offer is withdrawn and passes to the next waiting user."
+        ),
         responses={
             200: success(WaitlistEntryOut),
             **errors(SlotNotFoundError, WaitlistEntryNotFoundError, LockTimeoutError),
@@ -233,6 +241,11 @@ class SlotWaitlistViewSet(ApiViewSet):
 
     @extend_schema(
         summary="The slot's waitlist in order: its host sees every entry, others their own",
+        description=(
+            "The waitlist entries of a slot in the order places are offered, paginated, with each "
+            "waiting entry's position. The slot's host and staff see every entry; others see "
+            "only their own."
+        ),
         parameters=PAGE_PARAMETERS,
         responses={
             200: success(WaitlistEntryOut, many=True),

@@ -444,6 +444,8 @@ SPECTACULAR_SETTINGS = {
         {"name": "slots", "description": "Time slots that hosts publish."},
         {"name": "bookings", "description": "Booking, cancelling and a booking's history."},
         {"name": "analytics", "description": "Booking figures for staff."},
+        {"name": "webhooks", "description": "Signed notifications of changes, sent to your URL."},
+        {"name": "calendars", "description": "Bookings and a host's slots as iCalendar files."},
         {"name": "health", "description": "Service information and health checks."},
     ],
     "ENUM_NAME_OVERRIDES": {

@@ -76,6 +76,10 @@ class WebhookViewSet(ApiViewSet):
 
     @extend_schema(
         summary="The caller's webhook endpoints, newest first",
+        description=(
+            "The endpoints registered by the caller, paginated. The signing secret is never shown "
+            "again after registration."
+        ),
         parameters=PAGE_PARAMETERS,
         responses={200: success(WebhookOut, many=True), **errors(ValidationFailedError)},
     )
@@ -89,6 +93,9 @@ class WebhookViewSet(ApiViewSet):
 class WebhookDetailViewSet(ApiViewSet):
     @extend_schema(
         summary="One of the caller's webhook endpoints",
+        description=(
+            "One endpoint registered by the caller; 404 WEBHOOK_NOT_FOUND for anyone else's."
+        ),
         responses={200: success(WebhookOut), **errors(WebhookNotFoundError)},
     )
     def retrieve(self, request: Request, webhook_id: str) -> Response:
@@ -99,6 +106,9 @@ class WebhookDetailViewSet(ApiViewSet):
 
     @extend_schema(
         summary="Remove one of the caller's webhook endpoints and its delivery log",
+        description=(
+            "Deletes the endpoint; nothing more is sent to it and its delivery log goes with it."
+        ),
         responses={
             200: success(WebhookDeletedOut),
             **errors(WebhookNotFoundError, LockTimeoutError),

@@ -264,6 +264,11 @@ def path_id(name: str, what: str) -> OpenApiParameter:
 # OPERATIONS ---------------------------------------------------------------------------------
 # The tags themselves, with their descriptions, are SPECTACULAR_SETTINGS["TAGS"].
 _TAG_BY_PREFIX = [
+    ("/api/users/me/calendar-token", "calendars"),
+    ("/api/hosts", "calendars"),
+    ("/api/bookings/{booking_id}.ics", "calendars"),
+    ("/api/webhooks", "webhooks"),
+    ("/api/admin/bookings", "bookings"),
     ("/api/users", "users"),
     ("/api/slots", "slots"),
     ("/api/bookings", "bookings"),
@@ -285,6 +290,16 @@ class ApiAutoSchema(AutoSchema):
         # Docstrings of views are written for developers; operations carry the descriptions
         # given to extend_schema(description=...) only.
         return ""
+
+    def _resolve_path_parameters(self, variables: list[str]) -> list[dict[str, Any]]:
+        # Every path segment named <thing>_id is a uuid (an id that is not one answers 404).
+        parameters = super()._resolve_path_parameters(variables)
+        for parameter in parameters:
+            name = parameter["name"]
+            if name.endswith("_id"):
+                parameter["schema"] = dict(UUID_SCHEMA)
+                parameter.setdefault("description", f"The {name[:-3].replace('_', ' ')}'s id.")
+        return parameters
 
     def get_request_serializer(self) -> Any:
         # Without request= in extend_schema a DELETE has no body (our views have no

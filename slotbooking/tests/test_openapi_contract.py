@@ -170,6 +170,8 @@ def test_operations_are_tagged_by_resource(document):
         "slots",
         "bookings",
         "analytics",
+        "webhooks",
+        "calendars",
         "health",
     }
     assert tags[("/api/users/me/", "get")] == ["users"]
@@ -183,6 +185,8 @@ def test_operations_are_tagged_by_resource(document):
         "slots",
         "bookings",
         "analytics",
+        "webhooks",
+        "calendars",
         "health",
     ]
 
