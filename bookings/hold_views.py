@@ -127,8 +127,8 @@ class SlotHoldDetailViewSet(ApiViewSet):
     @extend_schema(
         summary="Release the caller's hold: its place is open again",
         description=(
-            "Releases an active hold of the caller on this slot. The place becomes free at once (and "
-            "is offered to the first user on the waitlist, if any)."
+            "Releases an active hold of the caller on this slot. The place becomes free at once "
+            "(and is offered to the first user on the waitlist, if any)."
         ),
         responses={
             200: success(HoldOut),
@@ -227,8 +227,8 @@ class SlotWaitlistViewSet(ApiViewSet):
     @extend_schema(
         summary="Leave the waitlist of a slot; an offered place passes to the next user",
         description=(
-            "Removes the caller from the slot's waitlist. If a place was offered to the caller, the "
-            "offer is withdrawn and passes to the next waiting user."
+            "Removes the caller from the slot's waitlist. If a place was offered to the caller, "
+            "the offer is withdrawn and passes to the next waiting user."
         ),
         responses={
             200: success(WaitlistEntryOut),

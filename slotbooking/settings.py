@@ -451,6 +451,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "SlotStatusEnum": "slots.models.SlotStatus",
         "BookingStatusEnum": "bookings.models.BookingStatus",
+        "WebhookEventTypeEnum": "webhooks.models.EventType",
     },
 }
 

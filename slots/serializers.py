@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
-import re
-from datetime import date, time
 from typing import Any
 
 from rest_framework import serializers
 
 from core.api.fields import (
+    ArrayField,
+    BodyBooleanField,
     BodyIntegerField,
-    ContractField,
     EnumField,
     InstantField,
+    LocalDateField,
     TimeZoneField,
     UuidField,
+    WallTimeField,
 )
 from core.api.viewsets import PageQuery
 from core.db.instants import now_ms
-from core.limits import CAPACITY_DEFAULT, CAPACITY_MAX, CAPACITY_MIN
+from core.limits import (
+    CAPACITY_DEFAULT,
+    CAPACITY_MAX,
+    CAPACITY_MIN,
+    SLOT_DURATION_MAX_MINUTES,
+    SLOT_DURATION_MIN_MINUTES,
+)
 from slots.models import SlotStatus
 from slots.rules import WEEKDAYS, slot_free_places, slot_time_errors
 
@@ -107,7 +114,12 @@ class HostSlotOut(SlotOut):
     bookedByUserId = serializers.UUIDField(
         required=False, help_text="only on slots of capacity 1 with a confirmed booking"
     )
-    bookings = SlotBookingOut(many=True, source="confirmed_bookings")
+    bookings = SlotBookingOut(
+        many=True,
+        source="confirmed_bookings",
+        required=False,
+        help_text="the confirmed bookings, in creation order (the slot's host only)",
+    )
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
         data = super().to_representation(instance)
@@ -126,76 +138,6 @@ class DeletedOut(serializers.Serializer):
 
 
 # POST /api/slots/bulk ----------------------------------------------------------------------------
-class ArrayField(ContractField):
-    """A JSON array whose items `child` validates; failures name the item: `slots.3.endTime`."""
-
-    expected = "array"
-
-    def __init__(self, *, child: serializers.Field, **kwargs: Any) -> None:
-        self.child = child
-        super().__init__(**kwargs)
-        # As DRF's ListField binds its child; the stub wants a serializer as parent.
-        self.child.bind(field_name="", parent=self)  # type: ignore[arg-type]
-
-    def to_internal_value(self, data: Any) -> list[Any]:
-        if not isinstance(data, list):
-            self.fail_type(data)
-        values: list[Any] = []
-        errors: dict[int, Any] = {}
-        for index, item in enumerate(data):
-            try:
-                values.append(self.child.run_validation(item))
-            except serializers.ValidationError as exc:
-                errors[index] = exc.detail
-        if errors:
-            detail: Any = errors  # keyed by index, as DRF's ListField reports its items
-            raise serializers.ValidationError(detail)
-        return values
-
-
-class BooleanField(ContractField):
-    """A JSON boolean: strings and numbers are not booleans."""
-
-    expected = "boolean"
-
-    def to_internal_value(self, data: Any) -> bool:
-        if not isinstance(data, bool):
-            self.fail_type(data)
-        return data
-
-
-class LocalDateField(ContractField):
-    """A calendar date `YYYY-MM-DD`."""
-
-    def to_internal_value(self, data: Any) -> date:
-        if not isinstance(data, str):
-            self.fail_type(data)
-        try:
-            if len(data) != 10:
-                raise ValueError(data)
-            return date.fromisoformat(data)
-        except ValueError:
-            raise serializers.ValidationError("Invalid date; expected YYYY-MM-DD") from None
-
-    def to_representation(self, value: Any) -> str:
-        return value.isoformat()
-
-
-class WallTimeField(ContractField):
-    """A wall-clock time `HH:MM`."""
-
-    def to_internal_value(self, data: Any) -> time:
-        if not isinstance(data, str) or not re.fullmatch(r"\d\d:\d\d", data):
-            raise serializers.ValidationError("Invalid time; expected HH:MM")
-        try:
-            return time.fromisoformat(data)
-        except ValueError:
-            raise serializers.ValidationError("Invalid time; expected HH:MM") from None
-
-    def to_representation(self, value: Any) -> str:
-        return f"{value:%H:%M}"
-
-
 class BulkSlotIn(serializers.Serializer):
     startTime = InstantField()
     endTime = InstantField()
@@ -210,7 +152,9 @@ class SlotRuleIn(serializers.Serializer):
     endDate = LocalDateField(help_text="last day, YYYY-MM-DD (at most 366 days in all)")
     weekdays = ArrayField(child=EnumField(WEEKDAYS), help_text="days of the week, e.g. MON")
     times = ArrayField(child=WallTimeField(), help_text="local start times, HH:MM")
-    durationMinutes = BodyIntegerField(min_value=5, max_value=1440)
+    durationMinutes = BodyIntegerField(
+        min_value=SLOT_DURATION_MIN_MINUTES, max_value=SLOT_DURATION_MAX_MINUTES
+    )
     capacity = capacity_field()
 
 
@@ -219,12 +163,14 @@ class SlotBulkIn(serializers.Serializer):
         child=BulkSlotIn(), required=False, help_text="1 to 500 slots; or give `rule` instead"
     )
     rule = SlotRuleIn(required=False, help_text="a weekly rule; or give `slots` instead")
-    skipConflicts = BooleanField(
+    skipConflicts = BodyBooleanField(
         required=False,
         default=False,
         help_text="skip slots that overlap existing ones instead of failing the whole request",
     )
-    dryRun = BooleanField(required=False, default=False, help_text="plan only: nothing is created")
+    dryRun = BodyBooleanField(
+        required=False, default=False, help_text="plan only: nothing is created"
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if ("slots" in attrs) == ("rule" in attrs):

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
-from core.api.fields import ContractField, EnumField, InstantField, StringField, json_type
+from core.api.fields import (
+    BodyBooleanField,
+    ContractField,
+    EnumField,
+    InstantField,
+    StringField,
+)
 from webhooks.addresses import url_problem
 from webhooks.models import EventType
 
@@ -42,13 +49,20 @@ class EventTypesField(ContractField):
         return list(dict.fromkeys(data))
 
 
-class BodyBooleanField(ContractField):
-    expected = "boolean"
+class UrlFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = UrlField
+    priority = 2  # over the generic string fields
 
-    def to_internal_value(self, data: Any) -> bool:
-        if not isinstance(data, bool):
-            raise serializers.ValidationError(f"Expected boolean, received {json_type(data)}")
-        return data
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        return {"type": "string", "format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://"}
+
+
+class EventTypesFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = EventTypesField
+    priority = 2
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        return {"type": "array", "items": {"type": "string", "enum": list(EventType.values)}}
 
 
 class WebhookCreateIn(serializers.Serializer):

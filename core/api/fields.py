@@ -12,7 +12,7 @@ import re
 import uuid
 import zoneinfo
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime, time
 from functools import cache
 from typing import Any
 
@@ -285,3 +285,73 @@ def query_dict(params: Mapping[str, Any]) -> dict[str, Any]:
     if getter is None:
         return dict(params)
     return {key: getter(key)[-1] for key in params}
+
+
+class ArrayField(ContractField):
+    """A JSON array whose items `child` validates; failures name the item: `slots.3.endTime`."""
+
+    expected = "array"
+
+    def __init__(self, *, child: serializers.Field, **kwargs: Any) -> None:
+        self.child = child
+        super().__init__(**kwargs)
+        # As DRF's ListField binds its child; the stub wants a serializer as parent.
+        self.child.bind(field_name="", parent=self)  # type: ignore[arg-type]
+
+    def to_internal_value(self, data: Any) -> list[Any]:
+        if not isinstance(data, list):
+            self.fail_type(data)
+        values: list[Any] = []
+        errors: dict[int, Any] = {}
+        for index, item in enumerate(data):
+            try:
+                values.append(self.child.run_validation(item))
+            except serializers.ValidationError as exc:
+                errors[index] = exc.detail
+        if errors:
+            detail: Any = errors  # keyed by index, as DRF's ListField reports its items
+            raise serializers.ValidationError(detail)
+        return values
+
+
+class BodyBooleanField(ContractField):
+    """A JSON boolean: strings and numbers are not booleans."""
+
+    expected = "boolean"
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail_type(data)
+        return data
+
+
+class LocalDateField(ContractField):
+    """A calendar date `YYYY-MM-DD`."""
+
+    def to_internal_value(self, data: Any) -> date:
+        if not isinstance(data, str):
+            self.fail_type(data)
+        try:
+            if len(data) != 10:
+                raise ValueError(data)
+            return date.fromisoformat(data)
+        except ValueError:
+            raise serializers.ValidationError("Invalid date; expected YYYY-MM-DD") from None
+
+    def to_representation(self, value: Any) -> str:
+        return value.isoformat()
+
+
+class WallTimeField(ContractField):
+    """A wall-clock time `HH:MM`."""
+
+    def to_internal_value(self, data: Any) -> time:
+        if not isinstance(data, str) or not re.fullmatch(r"\d\d:\d\d", data):
+            raise serializers.ValidationError("Invalid time; expected HH:MM")
+        try:
+            return time.fromisoformat(data)
+        except ValueError:
+            raise serializers.ValidationError("Invalid time; expected HH:MM") from None
+
+    def to_representation(self, value: Any) -> str:
+        return f"{value:%H:%M}"

@@ -110,6 +110,45 @@ class IntegerFieldSchema(_FieldSchema):
 class BodyIntegerFieldSchema(IntegerFieldSchema):
     target_class = "core.api.fields.BodyIntegerField"
 
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        return {
+            **super().map_serializer_field(auto_schema, direction),
+            "minimum": self.target.min_value,
+            "maximum": self.target.max_value,
+        }
+
+
+class BodyBooleanFieldSchema(_FieldSchema):
+    target_class = "core.api.fields.BodyBooleanField"
+    priority = 1
+    schema = build_basic_type(OpenApiTypes.BOOL)
+
+
+class LocalDateFieldSchema(_FieldSchema):
+    target_class = "core.api.fields.LocalDateField"
+    priority = 1
+    schema = build_basic_type(OpenApiTypes.DATE)
+
+
+class WallTimeFieldSchema(_FieldSchema):
+    target_class = "core.api.fields.WallTimeField"
+    priority = 1
+    schema = {"type": "string", "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9]$"}
+
+
+class ArrayFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = "core.api.fields.ArrayField"
+    match_subclasses = True
+    priority = 1
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        item = auto_schema._map_serializer_field(self.target.child, direction)
+        schema = build_array_type(item)
+        for key, attribute in (("minItems", "min_items"), ("maxItems", "max_items")):
+            if getattr(self.target, attribute, None) is not None:
+                schema[key] = getattr(self.target, attribute)
+        return schema
+
 
 class EnumFieldSchema(OpenApiSerializerFieldExtension):
     target_class = "core.api.fields.EnumField"
