@@ -21,6 +21,7 @@ from bookings.models import (
     WaitlistEntry,
     WaitlistStatus,
 )
+from bookings.webhooks import waitlist_offered_emit
 from core.db.instants import now_ms
 from core.db.transactions import require_transaction
 from slots.models import Slot, SlotStatus
@@ -87,6 +88,7 @@ def waitlist_offer(*, slot: Slot, now: datetime) -> list[WaitlistEntry]:
         entry.status = WaitlistStatus.OFFERED
         entry.save(update_fields=["status", "hold"])
     slot.refresh_from_db(fields=SLOT_COUNT_FIELDS)
+    waitlist_offered_emit(entries=entries)
     return entries
 
 

@@ -27,6 +27,7 @@ from bookings.services import (
     hold_consume,
     hold_lock_for_booking,
 )
+from bookings.webhooks import booking_rescheduled_emit
 from core.audit import EventSource
 from core.db.instants import now_ms
 from core.db.transactions import in_service_transaction, require_transaction
@@ -123,6 +124,8 @@ def booking_reschedule(
             request_id=request_id,
             idempotency_key=key,
         )
+        old_slot.refresh_from_db(fields=["status", "booked_count", "held_count", "updated_at"])
+        booking_rescheduled_emit(booking=booking, previous_slot=old_slot)
         if idempotency is not None:
             idempotency_complete(claim=idempotency, result=booking)
         return booking

@@ -4,6 +4,7 @@ delivery rules that need no worker (addresses at delivery, attempts, backoff, re
 from __future__ import annotations
 
 import io
+import json
 import random
 from datetime import timedelta
 
@@ -315,3 +316,51 @@ def test_the_cleanup_command_prunes_the_webhook_log_too(guest):
     assert "webhook log rows older than 30 days deleted" in out.getvalue()
     assert not WebhookDelivery.objects.exists()
     assert not WebhookEvent.objects.exists()
+
+
+def test_a_reschedule_announces_the_moved_booking_and_the_slot_it_left(guest):
+    from bookings.reschedule import booking_reschedule
+
+    old_host, new_host = HostFactory.create(), HostFactory.create()
+    old_slot = SlotFactory.create(host=old_host)
+    new_slot = SlotFactory.create(host=new_host)
+    guests, olds, news = endpoint_for(guest), endpoint_for(old_host), endpoint_for(new_host)
+    booking = booking_create(user_id=guest.pk, slot_id=old_slot.pk)
+
+    booking_reschedule(booking_id=booking.pk, user_id=guest.pk, slot_id=new_slot.pk)
+
+    event = WebhookEvent.objects.get(type="booking.rescheduled")
+    body = json.loads(event.body)
+    assert body["data"]["booking"]["id"] == str(booking.pk)
+    assert body["data"]["booking"]["slotId"] == str(new_slot.pk)
+    assert body["data"]["previousSlot"]["id"] == str(old_slot.pk)
+    assert body["data"]["previousSlot"]["status"] == "AVAILABLE"
+    delivered_to = set(
+        WebhookDelivery.objects.filter(event=event).values_list("endpoint_id", flat=True)
+    )
+    assert delivered_to == {guests.pk, olds.pk, news.pk}
+
+
+def test_a_freed_place_offered_to_the_waitlist_announces_the_offer_to_that_user_only(guest):
+    from bookings.waitlist import waitlist_join
+
+    slot = SlotFactory.create()
+    first, second = UserFactory.create_batch(2)
+    mine, theirs = endpoint_for(first), endpoint_for(second)
+    booking = booking_create(user_id=guest.pk, slot_id=slot.pk)
+    waitlist_join(user_id=first.pk, slot_id=slot.pk)
+    waitlist_join(user_id=second.pk, slot_id=slot.pk)
+
+    booking_cancel(booking_id=booking.pk, actor_id=guest.pk)
+
+    event = WebhookEvent.objects.get(type="waitlist.offered")
+    body = json.loads(event.body)
+    assert body["data"]["entry"]["userId"] == str(first.pk)
+    assert body["data"]["entry"]["status"] == "OFFERED"
+    assert body["data"]["hold"]["id"] == body["data"]["entry"]["holdId"]
+    assert body["data"]["hold"]["slotId"] == str(slot.pk)
+    delivered_to = set(
+        WebhookDelivery.objects.filter(event=event).values_list("endpoint_id", flat=True)
+    )
+    assert delivered_to == {mine.pk}
+    assert theirs.pk not in delivered_to
