@@ -68,7 +68,10 @@ def some_data() -> None:
 
 
 @pytest.mark.timeout(900)
-def test_schemathesis_finds_nothing_over_the_whole_document(live_server, tmp_path):
+def test_schemathesis_finds_nothing_over_the_whole_document(live_server, tmp_path, settings):
+    # The booking rate limit has tests of its own; here it would answer most booking requests
+    # 429 and leave the booking rules behind it unfuzzed.
+    settings.BOOKING_RATE_LIMIT = 0
     some_data()
     staff = HostFactory.create(is_staff=True, roles=[Role.HOST, Role.GUEST])
     guest = UserFactory.create()
@@ -78,7 +81,7 @@ def test_schemathesis_finds_nothing_over_the_whole_document(live_server, tmp_pat
         live_server, tmp_path, token_for(staff), "--exclude-operation-id", ROTATION_OPERATION
     )
     assert status == 0, output[-20000:]
-    assert "Tested: 17" in output, output[-5000:]
+    assert "Tested: 36" in output, output[-5000:]
 
     # Token rotation on its own, as a guest whose token it replaces.
     status, output = schemathesis(
