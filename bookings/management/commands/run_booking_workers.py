@@ -108,8 +108,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         partitions = range(settings.BOOKING_QUEUE_PARTITIONS)
         if options["if_queued"] and not booking_queue_enabled():
+            self.stdout.write("BOOKING_MODE is sync: no booking partition workers needed.")
             if not options["with_beat"]:
-                self.stdout.write("BOOKING_MODE is sync: no booking workers needed.")
                 return
             partitions = range(0)  # sync mode: only the default worker and beat
         commands = {
