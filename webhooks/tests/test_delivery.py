@@ -146,6 +146,34 @@ def test_every_event_type_is_delivered_for_changes_made_through_the_api(
     assert not Slot.objects.filter(pk=free["id"]).exists()
 
 
+def test_reschedules_and_waitlist_offers_are_delivered_for_changes_made_through_the_api(
+    api_as, guest, receiver, webhook_worker
+):
+    host, waiting = HostFactory.create(), UserFactory.create()
+    register(guest, receiver, "/guest", events=list(EventType))
+    register(waiting, receiver, "/waiting", events=list(EventType))
+    first, second = SlotFactory.create(host=host), SlotFactory.create(host=host)
+    booking = api_as(guest).post_json("/api/bookings", {"slotId": str(first.pk)}).json()["data"]
+    joined = api_as(waiting).post_json(f"/api/slots/{first.pk}/waitlist", {})
+    assert joined.status_code == 201, joined.content
+
+    moved = api_as(guest).post_json(
+        f"/api/bookings/{booking['id']}/reschedule", {"slotId": str(second.pk)}
+    )
+
+    assert moved.status_code == 200, moved.content
+    got = received(receiver, "/guest", 2)
+    assert all(request.verified for request in got)
+    (rescheduled,) = [r.json for r in got if r.json["type"] == "booking.rescheduled"]
+    assert rescheduled["data"]["booking"] == moved.json()["data"]
+    assert rescheduled["data"]["previousSlot"]["id"] == str(first.pk)
+    (offer,) = received(receiver, "/waiting", 1)
+    assert offer.verified
+    assert offer.json["type"] == "waitlist.offered"
+    assert offer.json["data"]["entry"]["userId"] == str(waiting.pk)
+    assert offer.json["data"]["hold"]["slotId"] == str(first.pk)
+
+
 def test_every_event_type_is_delivered_for_changes_made_in_the_admin(
     client, guest, receiver, webhook_worker
 ):
