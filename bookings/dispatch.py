@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from functools import cache
 from typing import Any
 from uuid import UUID
 
 import redis
-from celery import current_app as celery_app
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult
 from django.conf import settings
@@ -25,6 +23,7 @@ from bookings.errors import QueueTimeoutError, QueueUnavailableError
 from bookings.renderers import BOOKING_CREATED
 from bookings.services import booking_create, booking_precheck
 from bookings.tasks import booking_create_task
+from core.broker import bounded_publish_pool
 from core.context import current_request_id
 from core.errors import DomainError, IdempotencyKeyInProgressError, InternalError
 from core.idempotency.records import (
@@ -103,25 +102,9 @@ def booking_request(
     return _wait(result, claim=claim)
 
 
-@cache
-def _publish_pool(url: str, timeout: float) -> Any:  # kombu.connection.ConnectionPool
-    # A connection of our own rather than the app's default pool: the publish must fail within
-    # its bound (no reconnect loop), and it follows settings.CELERY_BROKER_URL at call time.
-    connection = celery_app.connection_for_write(
-        url,
-        connect_timeout=timeout,
-        transport_options={
-            "max_retries": 0,
-            "socket_timeout": timeout,
-            "socket_connect_timeout": timeout,
-        },
-    )
-    return connection.Pool(limit=PUBLISH_POOL_SIZE)  # type: ignore[attr-defined]
-
-
 def _publish(payload: dict[str, Any], *, queue: str) -> AsyncResult:
     timeout = settings.BOOKING_QUEUE_PUBLISH_TIMEOUT
-    pool = _publish_pool(settings.CELERY_BROKER_URL, timeout)
+    pool = bounded_publish_pool(settings.CELERY_BROKER_URL, timeout=timeout, size=PUBLISH_POOL_SIZE)
     with pool.acquire(block=True, timeout=timeout) as connection:
         try:
             return booking_create_task.apply_async(  # type: ignore[call-arg]

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from functools import cache
-from typing import Any
 from uuid import UUID
 
-from celery import current_app as celery_app
 from celery import shared_task
 from django.conf import settings
 
+from core.broker import bounded_publish_pool
 from core.metrics.registry import WEBHOOK_DELIVERIES
 from webhooks.services import (
     AttemptOutcome,
@@ -38,22 +36,7 @@ ATTEMPTED = frozenset(
 
 PUBLISH_TIMEOUT_SECONDS = 1.0
 QUEUE = "default"
-
-
-@cache
-def _publish_pool(url: str) -> Any:  # kombu.connection.ConnectionPool
-    # Our own connections, bounded and without a reconnect loop: a broker that is down must
-    # not hold up the API answer whose commit triggered the publish. The sweep catches up.
-    connection = celery_app.connection_for_write(
-        url,
-        connect_timeout=PUBLISH_TIMEOUT_SECONDS,
-        transport_options={
-            "max_retries": 0,
-            "socket_timeout": PUBLISH_TIMEOUT_SECONDS,
-            "socket_connect_timeout": PUBLISH_TIMEOUT_SECONDS,
-        },
-    )
-    return connection.Pool(limit=8)  # type: ignore[attr-defined]
+PUBLISH_POOL_SIZE = 8
 
 
 def deliveries_enqueue(delivery_ids: Sequence[UUID | str]) -> None:
@@ -62,7 +45,10 @@ def deliveries_enqueue(delivery_ids: Sequence[UUID | str]) -> None:
     if not delivery_ids:
         return
     try:
-        pool = _publish_pool(settings.CELERY_BROKER_URL)
+        # Best effort after the commit: a broker that is down must not hold up the API answer.
+        pool = bounded_publish_pool(
+            settings.CELERY_BROKER_URL, timeout=PUBLISH_TIMEOUT_SECONDS, size=PUBLISH_POOL_SIZE
+        )
         with pool.acquire(block=True, timeout=PUBLISH_TIMEOUT_SECONDS) as connection:
             try:
                 for delivery_id in delivery_ids:
