@@ -40,7 +40,7 @@ def default_cancellation_cutoff_minutes() -> int:
     return settings.CANCELLATION_WINDOW_HOURS * 60
 
 
-def host_policy_default(*, host_id: UUID) -> HostPolicy:
+def host_policy_default(*, host_id: UUID | None) -> HostPolicy:
     """The policy of a host who never set one (not saved; `updated_at` is None)."""
     return HostPolicy(
         host_id=host_id,

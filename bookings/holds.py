@@ -16,11 +16,10 @@ from django.conf import settings
 
 from accounts.locks import user_lock
 from accounts.models import User
-from accounts.policies import host_policy_get
 from bookings.errors import HoldExistsError, HoldNotActiveError, HoldNotFoundError
 from bookings.models import Hold, HoldStatus, WaitlistEntry, WaitlistStatus
 from bookings.places import places_settle, places_settle_if_lapsed
-from bookings.services import BOOKING_CONSTRAINTS, MISSING_REFERENCES, _check_bookable
+from bookings.services import BOOKING_CONSTRAINTS, MISSING_REFERENCES, check_bookable
 from core.db.instants import now_ms
 from core.db.transactions import in_service_transaction
 from core.idempotency.records import IdempotencyClaim, idempotency_complete, idempotency_lock
@@ -63,8 +62,7 @@ def hold_create(
         places_settle_if_lapsed(slot=slot, now=now)  # also marks the caller's lapsed hold
         if Hold.objects.filter(slot_id=slot.pk, user_id=user.pk, status=HoldStatus.ACTIVE).exists():
             raise HoldExistsError()
-        policy = host_policy_get(host_id=slot.host_id)
-        _check_bookable(user=user, slot=slot, policy=policy, now=now)
+        check_bookable(user_id=user.pk, slot_id=slot.pk, now=now)
         if settings.BOOKING_TEST_DELAY_BEFORE_WRITE:
             time.sleep(settings.BOOKING_TEST_DELAY_BEFORE_WRITE)
         expires = min(now + timedelta(seconds=ttl), slot.start_time)

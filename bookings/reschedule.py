@@ -23,7 +23,7 @@ from bookings.places import guest_booked, places_settle, places_settle_if_lapsed
 from bookings.services import (
     BOOKING_CONSTRAINTS,
     MISSING_REFERENCES,
-    _check_bookable,
+    check_bookable,
     hold_consume,
     hold_lock_for_booking,
 )
@@ -103,8 +103,13 @@ def booking_reschedule(
         hold = None
         if hold_id is not None:
             hold = hold_lock_for_booking(hold_id=hold_id, user_id=user.pk, slot=new_slot, now=now)
-        policy = host_policy_get(host_id=new_slot.host_id)
-        _check_bookable(user=user, slot=new_slot, policy=policy, now=now, hold=hold, moving=booking)
+        check_bookable(
+            user_id=user.pk,
+            slot_id=new_slot.pk,
+            now=now,
+            own_hold=hold is not None,
+            moving_id=booking.pk,
+        )
         if settings.BOOKING_TEST_DELAY_BEFORE_WRITE:
             time.sleep(settings.BOOKING_TEST_DELAY_BEFORE_WRITE)
         if hold is not None:

@@ -6,17 +6,18 @@ management commands and the Celery task all call them, so every path obeys the s
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
 from uuid import UUID, uuid4
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db import connection
 
 from accounts.errors import UserNotFoundError
-from accounts.locks import user_lock
-from accounts.models import HostPolicy, User
-from accounts.policies import duration_text, host_policy_get
+from accounts.models import User
+from accounts.policies import duration_text, host_policy_default, host_policy_get
 from bookings.audit import booking_event_record, event_reason
 from bookings.errors import (
     AlreadyBookedError,
@@ -37,12 +38,13 @@ from bookings.errors import (
 )
 from bookings.locks import booking_lock
 from bookings.models import Booking, BookingStatus, EventAction, Hold, HoldStatus
-from bookings.places import guest_booked, places_settle, places_settle_if_lapsed
+from bookings.places import places_settle, waitlist_offer
 from bookings.webhooks import booking_webhook_emit
 from core.audit import EventSource
+from core.context import current_request_id
 from core.db.instants import now_ms
 from core.db.transactions import in_service_transaction
-from core.errors import NotOwnerError
+from core.errors import DomainError, NotOwnerError
 from core.idempotency.records import IdempotencyClaim, idempotency_complete, idempotency_lock
 from slots.errors import SlotNotAvailableError, SlotNotFoundError
 from slots.locks import slot_lock
@@ -114,46 +116,129 @@ def hold_consume(*, hold: Hold, booking_id: UUID, now: datetime) -> None:
     hold.status, hold.booking_id = HoldStatus.CONSUMED, booking_id
 
 
-def _check_bookable(
+# What booking_refusal() and booking_book() answer, as the errors the API renders.
+REFUSALS: dict[str, Callable[[int | None], DomainError]] = {
+    "USER_NOT_FOUND": lambda _: UserNotFoundError(),
+    "SLOT_NOT_FOUND": lambda _: SlotNotFoundError(),
+    "HOLD_NOT_FOUND": lambda _: HoldNotFoundError(),
+    "HOLD_SLOT_MISMATCH": lambda _: HoldSlotMismatchError(),
+    "HOLD_EXPIRED": lambda _: HoldExpiredError(),
+    "SLOT_NOT_AVAILABLE": lambda _: SlotNotAvailableError(),
+    "SLOT_IN_PAST": lambda _: SlotInPastError(),
+    "BOOKING_OWN_SLOT": lambda _: BookingOwnSlotError(),
+    "ALREADY_BOOKED": lambda _: AlreadyBookedError(),
+    "BOOKING_NOTICE_TOO_SHORT": lambda n: BookingNoticeTooShortError(d=duration_text(n or 0)),
+    "BOOKING_BEYOND_HORIZON": lambda n: BookingBeyondHorizonError(n=n),
+    "MAX_ACTIVE_BOOKINGS": lambda n: MaxActiveBookingsError(n=n),
+    "HOST_ALREADY_BOOKED": lambda _: HostAlreadyBookedError(),
+    "HOST_BOOKING_LIMIT": lambda n: HostBookingLimitError(n=n),
+}
+BOOKED = "BOOKED"
+OFFER_FIRST = "OFFER_FIRST"
+
+
+def _rule_limits() -> list[int | None]:
+    """The parameters every booking_refusal() call shares: the global limit of active bookings,
+    then the policy of a host who never stored one (min notice, horizon, per-guest limit)."""
+    default = host_policy_default(host_id=None)
+    return [
+        settings.MAX_ACTIVE_BOOKINGS,
+        default.min_notice_minutes,
+        default.max_horizon_days,
+        default.max_active_bookings_per_guest,
+    ]
+
+
+def check_bookable(
     *,
-    user: User,
-    slot: Slot,
-    policy: HostPolicy,
+    user_id: UUID,
+    slot_id: UUID,
     now: datetime,
-    hold: Hold | None = None,
-    moving: Booking | None = None,
+    own_hold: bool = False,
+    moving_id: UUID | None = None,
 ) -> None:
-    """Every booking rule, in the order the API answers them. Under the user and slot locks,
-    after holds_tidy(); `policy` is the slot's host's, read after the slot lock. The caller's
-    `hold` (already checked) is a place of their own; a booking being `moving` here (a
-    reschedule) is left out of the caller's counts."""
-    if slot_free_places(slot) + (1 if hold is not None else 0) == 0:
-        raise SlotNotAvailableError()
-    if slot.start_time <= now:
-        raise SlotInPastError()
-    if slot.host_id == user.pk:
-        raise BookingOwnSlotError()
-    # One read of the caller's CONFIRMED bookings serves the three per-user rules below.
-    mine = Booking.objects.filter(user_id=user.pk, status=BookingStatus.CONFIRMED)
-    if moving is not None:
-        mine = mine.exclude(pk=moving.pk)
-    active = mine.aggregate(
-        on_slot=Count("id", filter=Q(slot_id=slot.pk)),
-        total=Count("id", filter=Q(slot__start_time__gt=now)),
-        with_host=Count("id", filter=Q(slot__start_time__gt=now, slot__host_id=slot.host_id)),
+    """Every booking rule, in the order the API answers them: the SQL function booking_refusal()
+    is their one statement, shared with booking_book(). Under the user and slot locks, after
+    lapsed holds were tidied (bookings.places); the slot's host's policy is read in it. The
+    caller's `own_hold` is a place of their own; a booking being moved (`moving_id`, a
+    reschedule) is left out of the caller's counts. Raises the refusal's DomainError."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reason, amount FROM booking_refusal(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [user_id, slot_id, now, own_hold, moving_id, *_rule_limits()],
+        )
+        reason, amount = cursor.fetchone()
+    if reason is not None:
+        raise REFUSALS[reason](amount)
+
+
+_BOOK_SQL = "SELECT * FROM booking_book(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+
+
+def _book(
+    *,
+    user_id: UUID,
+    slot_id: UUID,
+    hold_id: UUID | None,
+    booking_id: UUID,
+    source: EventSource,
+    actor_id: UUID | None,
+    request_id: str | None,
+    idempotency_key: str | None,
+) -> dict[str, Any]:
+    """One call of booking_book() in the current transaction: its row, by column name."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _BOOK_SQL,
+            [
+                user_id,
+                slot_id,
+                hold_id,
+                booking_id,
+                source,
+                actor_id,
+                request_id if request_id is not None else current_request_id(),
+                idempotency_key,
+                not settings.BOOKING_TEST_SKIP_LOCKS,
+                settings.BOOKING_TEST_DELAY_BEFORE_WRITE,
+                *_rule_limits(),
+            ],
+        )
+        columns = [column.name for column in cursor.description]
+        return dict(zip(columns, cursor.fetchone(), strict=True))
+
+
+def _booked(*, row: dict[str, Any], booking_id: UUID, user_id: UUID, slot_id: UUID) -> Booking:
+    """The booking booking_book() wrote, with its slot and host, as loaded models."""
+    host = User(id=row["slot_host_id"], name=row["slot_host_name"])
+    slot = Slot(
+        id=slot_id,
+        host_id=row["slot_host_id"],
+        start_time=row["slot_start_time"],
+        end_time=row["slot_end_time"],
+        status=row["slot_status"],
+        capacity=row["slot_capacity"],
+        booked_count=row["slot_booked_count"],
+        held_count=row["slot_held_count"],
+        created_at=row["slot_created_at"],
+        updated_at=row["slot_updated_at"],
     )
-    if active["on_slot"]:
-        raise AlreadyBookedError()
-    if slot.start_time < now + timedelta(minutes=policy.min_notice_minutes):
-        raise BookingNoticeTooShortError(d=duration_text(policy.min_notice_minutes))
-    horizon = policy.max_horizon_days
-    if horizon is not None and slot.start_time > now + timedelta(days=horizon):
-        raise BookingBeyondHorizonError(n=horizon)
-    if active["total"] >= settings.MAX_ACTIVE_BOOKINGS:
-        raise MaxActiveBookingsError(n=settings.MAX_ACTIVE_BOOKINGS)
-    per_host = policy.max_active_bookings_per_guest
-    if active["with_host"] >= per_host:
-        raise HostAlreadyBookedError() if per_host == 1 else HostBookingLimitError(n=per_host)
+    slot.host = host
+    booked_at = row["booked_at"]
+    booking = Booking(
+        id=booking_id,
+        slot_id=slot_id,
+        user_id=user_id,
+        status=BookingStatus.CONFIRMED,
+        cancelled_at=None,
+        created_at=booked_at,
+        updated_at=booked_at,
+    )
+    booking.slot = slot
+    booking._state.adding = False
+    slot._state.adding = False
+    host._state.adding = False
+    return booking
 
 
 def booking_create(
@@ -168,14 +253,16 @@ def booking_create(
 ) -> Booking:
     """Book `slot_id` for `user_id`: the one code path for API, worker, admin and commands.
 
-    Opens its own durable transaction; locks the user row, then the slot row, re-checks every
-    rule under both and inserts. The trigger bookings_sync_slot counts the booking on the slot;
-    the audit event (source, actor: the guest, a staff member, or None for commands) commits
-    with it. With an `idempotency` claim (API and queued worker) the record is locked first and
-    the success is stored in it in the same transaction; a claim that is no longer this
-    attempt's raises ClaimLostError and writes nothing. With `hold_id` the pre-read is skipped;
-    the caller's active hold on this slot is their place, and it is CONSUMED by the booking in
-    the same transaction (an offered hold also marks the waitlist entry BOOKED).
+    Opens its own durable transaction in which the SQL function booking_book() locks the user
+    row, then the slot row, re-checks every rule under both (booking_refusal()) and inserts the
+    booking and its audit event (source, actor: the guest, a staff member, or None for
+    commands); the trigger bookings_sync_slot counts it on the slot. Places freed by lapsed or
+    released holds are offered to the waitlist in the same transaction. With an `idempotency`
+    claim (API and queued worker) the record is locked first and the success is stored in it in
+    the same transaction; a claim that is no longer this attempt's raises ClaimLostError and
+    writes nothing. With `hold_id` the pre-read is skipped; the caller's active hold on this slot
+    is their place, and it is CONSUMED by the booking (an offered hold also marks the waitlist
+    entry BOOKED).
     Raises HoldNotFoundError, HoldSlotMismatchError, HoldExpiredError, SlotNotFoundError,
     SlotNotAvailableError, SlotInPastError, BookingOwnSlotError, AlreadyBookedError,
     BookingNoticeTooShortError, BookingBeyondHorizonError,
@@ -190,42 +277,30 @@ def booking_create(
             # Lock order: idempotency record first, so a redelivered task or a retry that
             # took over the claim is decided here before any other lock is taken.
             key = idempotency_lock(claim=idempotency).key
-        if settings.BOOKING_TEST_SKIP_LOCKS:
-            # Control tests only (see settings): read without locks to show the race exists.
-            user = User.objects.filter(pk=user_id).first()
-            slot = Slot.objects.select_related("host").filter(pk=slot_id).first()
-            if user is None or slot is None:
-                raise SlotNotFoundError()
-        else:
-            # Lock order everywhere: user, then slot. The user lock covers the per-user limits,
-            # which the slot lock cannot: the same user may be booking another slot right now.
-            user = user_lock(user_id=user_id)
-            slot = slot_lock(slot_id=slot_id)
-        # The host's rules as they are now, read after the slot lock; "now" after the locks.
-        now = now_ms()
-        places_settle_if_lapsed(slot=slot, now=now)  # a lapsed hold takes no place
-        hold = None
-        if hold_id is not None:
-            hold = hold_lock_for_booking(hold_id=hold_id, user_id=user.pk, slot=slot, now=now)
-        policy = host_policy_get(host_id=slot.host_id)
-        _check_bookable(user=user, slot=slot, policy=policy, now=now, hold=hold)
-        if settings.BOOKING_TEST_DELAY_BEFORE_WRITE:
-            time.sleep(settings.BOOKING_TEST_DELAY_BEFORE_WRITE)
         booking_id = uuid4()
-        if hold is not None:
-            hold_consume(hold=hold, booking_id=booking_id, now=now)
-        booking = Booking.objects.create(id=booking_id, user=user, slot=slot)
-        guest_booked(slot=slot, user_id=user.pk, now=now, used_hold=hold is not None)
-        slot.refresh_from_db(fields=["status", "booked_count", "held_count", "updated_at"])
-        booking_event_record(
-            booking=booking,
-            action=EventAction.CREATED,
+        book = partial(
+            _book,
+            user_id=user_id,
+            slot_id=slot_id,
+            hold_id=hold_id,
+            booking_id=booking_id,
             source=source,
             actor_id=actor_id,
-            old_status=None,
             request_id=request_id,
             idempotency_key=key,
         )
+        row = book()
+        if row["outcome"] == OFFER_FIRST:
+            # Lapsed holds freed places that waiting guests are owed before this booking; the
+            # locks are held, so the second call sees exactly what the offers left.
+            waitlist_offer(slot=slot_lock(slot_id=slot_id), now=row["booked_at"])
+            row = book()
+        if row["outcome"] != BOOKED:
+            raise REFUSALS[row["outcome"]](row["amount"])
+        booking = _booked(row=row, booking_id=booking_id, user_id=user_id, slot_id=slot_id)
+        if row["offer_needed"]:
+            # The booking released another hold of the guest here: its place is offered on.
+            waitlist_offer(slot=booking.slot, now=row["booked_at"])
         # The outbox row commits with the booking, or not at all.
         booking_webhook_emit(booking=booking, type=EventType.BOOKING_CREATED)
         if idempotency is not None:
