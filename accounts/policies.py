@@ -27,6 +27,11 @@ from core.db.transactions import in_service_transaction
 from core.errors import NotAHostError, ValidationFailedError
 
 NOT_A_HOST_POLICY = "Only hosts can do this"
+# The policy of a host who never stored one: the fixed rules (any notice, no horizon, one active
+# booking per guest).
+DEFAULT_MIN_NOTICE_MINUTES = 0
+DEFAULT_MAX_HORIZON_DAYS: int | None = None
+DEFAULT_MAX_ACTIVE_PER_GUEST = 1
 
 
 def duration_text(minutes: int) -> str:
@@ -40,14 +45,14 @@ def default_cancellation_cutoff_minutes() -> int:
     return settings.CANCELLATION_WINDOW_HOURS * 60
 
 
-def host_policy_default(*, host_id: UUID | None) -> HostPolicy:
+def host_policy_default(*, host_id: UUID) -> HostPolicy:
     """The policy of a host who never set one (not saved; `updated_at` is None)."""
     return HostPolicy(
         host_id=host_id,
-        min_notice_minutes=0,
-        max_horizon_days=None,
+        min_notice_minutes=DEFAULT_MIN_NOTICE_MINUTES,
+        max_horizon_days=DEFAULT_MAX_HORIZON_DAYS,
         cancellation_cutoff_minutes=default_cancellation_cutoff_minutes(),
-        max_active_bookings_per_guest=1,
+        max_active_bookings_per_guest=DEFAULT_MAX_ACTIVE_PER_GUEST,
     )  # created_at and updated_at stay None: never stored
 
 

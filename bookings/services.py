@@ -17,7 +17,13 @@ from django.db import connection
 
 from accounts.errors import UserNotFoundError
 from accounts.models import User
-from accounts.policies import duration_text, host_policy_default, host_policy_get
+from accounts.policies import (
+    DEFAULT_MAX_ACTIVE_PER_GUEST,
+    DEFAULT_MAX_HORIZON_DAYS,
+    DEFAULT_MIN_NOTICE_MINUTES,
+    duration_text,
+    host_policy_get,
+)
 from bookings.audit import booking_event_record, event_reason
 from bookings.errors import (
     AlreadyBookedError,
@@ -140,12 +146,11 @@ OFFER_FIRST = "OFFER_FIRST"
 def _rule_limits() -> list[int | None]:
     """The parameters every booking_refusal() call shares: the global limit of active bookings,
     then the policy of a host who never stored one (min notice, horizon, per-guest limit)."""
-    default = host_policy_default(host_id=None)
     return [
         settings.MAX_ACTIVE_BOOKINGS,
-        default.min_notice_minutes,
-        default.max_horizon_days,
-        default.max_active_bookings_per_guest,
+        DEFAULT_MIN_NOTICE_MINUTES,
+        DEFAULT_MAX_HORIZON_DAYS,
+        DEFAULT_MAX_ACTIVE_PER_GUEST,
     ]
 
 
