@@ -16,7 +16,9 @@ Knobs (environment): BENCH_DURATION (s, 10), BENCH_CONNECTIONS ("1,8,16"), BENCH
 BENCH_RESEED, BENCH_DB / BENCH_DATABASE_URL, WEB_CONCURRENCY (workers; see gunicorn_conf.py),
 BENCH_GUNICORN_ARGS (extra flags, for experiments), BENCH_LOADGEN (wrk | python),
 BENCH_PGBENCH (1), BENCH_PROFILE_REQUESTS (300; 0 skips), BENCH_LABEL (write
-bench/results/experiments/LABEL.* instead of latest.*), BENCH_SEED (random seed, 1).
+bench/results/experiments/LABEL.* instead of latest.*), BENCH_SEED (random seed, 1),
+BENCH_BASELINE (a git rev: A/B against it in the same run, see bench/baseline.py),
+BENCH_BASELINE_REDIS_DB (the baseline's Redis database number; the current one's + 1).
 """
 
 # ruff: noqa: S311, S603, S607  # random benchmark inputs; runs our own tools (gunicorn, wrk, pgbench, git) with fixed arguments
@@ -45,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import fixture
+from bench.baseline import Baseline, BaselineScenario
 from bench.fixture import BENCH_DIR, ROOT, connect, env_int, log
 from bench.scenarios import SCENARIOS, Context, Request, Scenario
 
@@ -76,6 +79,7 @@ class Settings:
         self.profile_requests = env_int("BENCH_PROFILE_REQUESTS", 300)
         self.label = os.environ.get("BENCH_LABEL") or ""
         self.seed = env_int("BENCH_SEED", 1)
+        self.baseline = os.environ.get("BENCH_BASELINE") or ""
 
 
 # CPU ACCOUNTING ---------------------------------------------------------------------------------
@@ -143,6 +147,61 @@ def cpu_meter(server_pids: set[int], into: dict[str, Any]) -> Iterator[None]:
     }
 
 
+# MEMORY -----------------------------------------------------------------------------------------
+def _children(parents: set[int]) -> list[int]:
+    """The processes whose parent is one of `parents` (gunicorn's workers, Celery's)."""
+    found = []
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            text = Path(stat).read_text()
+        except OSError:
+            continue
+        if int(text[text.rindex(")") + 2 :].split()[1]) in parents:
+            found.append(int(stat.split("/")[2]))
+    return sorted(found)
+
+
+def _peak_rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None  # gone (a worker recycled during the run)
+
+
+def server_processes(server: Server) -> dict[str, list[int]]:
+    """gunicorn's workers and, in queued mode, the booking workers (run_booking_workers' Celery
+    children), by pid."""
+    web = _children({server.process.pid}) if server.process else []
+    queue = _children({server.workers.pid}) if server.workers else []
+    return {"web": web, "queue": queue}
+
+
+@contextmanager
+def peak_rss_meter(server: Server, into: dict[str, Any]) -> Iterator[None]:
+    """Each worker's peak resident memory during the block, in MB (VmHWM).
+
+    Writing 5 to /proc/<pid>/clear_refs resets the high-water mark to the current RSS (Linux
+    4.0+), so the figure is this run's peak, not the largest since the worker started.
+    """
+    processes = server_processes(server)
+    reset = True
+    for pid in processes["web"] + processes["queue"]:
+        try:
+            Path(f"/proc/{pid}/clear_refs").write_text("5")
+        except OSError:
+            reset = False
+    yield
+    after = server_processes(server)
+    for group, key in (("web", "worker_peak_rss_mb"), ("queue", "queue_worker_peak_rss_mb")):
+        peaks = [mb for mb in map(_peak_rss_mb, after[group]) if mb is not None]
+        if peaks:
+            into[key] = peaks
+    into["peak_rss_reset"] = reset
+
+
 # The booking scenarios send thousands of requests per user and minute: the per-user limit
 # (10 a minute by default) is raised out of reach, but the limiter still counts every request.
 BENCH_RATE_LIMIT = 1_000_000_000
@@ -157,11 +216,24 @@ def free_port() -> int:
 
 
 class Server:
-    """gunicorn as `make run` serves it, on a free port, against the bench database."""
+    """gunicorn as `make run` serves it, on a free port, against the bench database.
 
-    def __init__(self, settings: Settings, url: str, env: dict[str, str], log_path: Path) -> None:
+    `root` and `python` are another checkout's and its interpreter for the A/B baseline.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        url: str,
+        env: dict[str, str],
+        log_path: Path,
+        *,
+        root: Path = ROOT,
+        python: str = sys.executable,
+    ) -> None:
         self.port = free_port()
-        gunicorn = str(Path(sys.executable).parent / "gunicorn")
+        self.root = root
+        gunicorn = str(Path(python).parent / "gunicorn")
         self.command = [
             gunicorn,
             "slotbooking.wsgi",
@@ -185,7 +257,7 @@ class Server:
         self.process: subprocess.Popen[bytes] | None = None
         # Queued mode: the booking workers run beside gunicorn, as `make run` starts them.
         self.workers_command = (
-            [sys.executable, "manage.py", "run_booking_workers", "--loglevel", "warning"]
+            [python, "manage.py", "run_booking_workers", "--loglevel", "warning"]
             if env.get("BOOKING_MODE") == "queued"
             else None
         )
@@ -196,12 +268,12 @@ class Server:
             log(f"starting {' '.join(self.workers_command[1:])}")
             with self.log_path.open("ab") as out:
                 self.workers = subprocess.Popen(
-                    self.workers_command, cwd=ROOT, env=self.env, stdout=out, stderr=out
+                    self.workers_command, cwd=self.root, env=self.env, stdout=out, stderr=out
                 )
         log(f"starting {' '.join(self.command[1:])}")
         with self.log_path.open("ab") as out:
             self.process = subprocess.Popen(
-                self.command, cwd=ROOT, env=self.env, stdout=out, stderr=out
+                self.command, cwd=self.root, env=self.env, stdout=out, stderr=out
             )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -281,7 +353,7 @@ def drive(
         ]
         env = dict(os.environ)
     measured: dict[str, Any] = {}
-    with cpu_meter(server.pids(), measured):
+    with peak_rss_meter(server, measured), cpu_meter(server.pids(), measured):
         done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     if done.returncode != 0 or not result_file.exists():
         raise SystemExit(f"{command[0]} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
@@ -447,8 +519,37 @@ def fmt_statuses(statuses: dict[str, int]) -> str:
     return " ".join(f"{s}:{n}" for s, n in sorted(statuses.items())) or "-"
 
 
+def _max_rss(run: dict[str, Any]) -> str:
+    peaks = run.get("worker_peak_rss_mb") or []
+    return f"{max(peaks):.0f}" if peaks else ""
+
+
+RATIO = "\N{MULTIPLICATION SIGN}"  # the A/B column: this tree's req/s over the baseline's
+
+
+def header(report: dict[str, Any]) -> list[str]:
+    """The table's columns; the A/B mode adds the baseline's figures and the ratio."""
+    ab = bool(report.get("baseline"))
+    return [
+        "scenario",
+        "conns",
+        "req/s",
+        *(["base req/s", RATIO] if ab else []),
+        "p50 ms",
+        "p99 ms",
+        *(["base p99"] if ab else []),
+        "max ms",
+        "peak RSS/worker MB",
+        *(["base RSS/worker MB"] if ab else []),
+        "statuses",
+        "vs DB",
+        "cores used",
+    ]
+
+
 def table_rows(report: dict[str, Any]) -> list[list[str]]:
     ceiling = {p["connections"]: p["tps"] for p in report.get("pgbench", [])}
+    ab = bool(report.get("baseline"))
     rows = []
     for r in report["runs"]:
         lat = r["latency_us"]
@@ -457,14 +558,25 @@ def table_rows(report: dict[str, Any]) -> list[list[str]]:
         if r["scenario"] == "book-spread" and ceiling.get(r["connections"]):
             vs_db = f"{r['rps'] / ceiling[r['connections']]:.0%}"
         cpu = r.get("cpu_cores_used", {})
+        base = r.get("baseline")
+        base_rps = base_ratio = base_p99 = base_rss = ""
+        if base:
+            base_rps = f"{base['rps']:.0f}"
+            base_ratio = f"{r['rps'] / base['rps']:.2f}" if base["rps"] else ""
+            base_p99 = f"{base['latency_us']['p99'] / 1000:.1f}"
+            base_rss = _max_rss(base)
         rows.append(
             [
                 r["scenario"],
                 str(r["connections"]),
                 f"{r['rps']:.0f}",
+                *([base_rps, base_ratio] if ab else []),
                 f"{lat['p50'] / 1000:.1f}",
                 f"{lat['p99'] / 1000:.1f}",
+                *([base_p99] if ab else []),
                 f"{lat['max'] / 1000:.1f}",
+                _max_rss(r),
+                *([base_rss] if ab else []),
                 fmt_statuses(r["statuses"]) + (f" sock-err:{errors}" if errors else ""),
                 vs_db,
                 " ".join(f"{k}={v:.2f}" for k, v in cpu.items()),
@@ -476,9 +588,13 @@ def table_rows(report: dict[str, Any]) -> list[list[str]]:
                 "pgbench-booking",
                 str(p["connections"]),
                 f"{p['tps']:.0f}",
+                *(["", ""] if ab else []),
                 f"{p['p50_ms']:.1f}",
                 f"{p['p99_ms']:.1f}",
+                *([""] if ab else []),
                 f"{p['max_ms']:.1f}",
+                "",
+                *([""] if ab else []),
                 f"inserted:{p['bookings_inserted']} of {p['transactions']} tx",
                 "100%",
                 " ".join(f"{k}={v:.2f}" for k, v in p.get("cpu_cores_used", {}).items()),
@@ -487,33 +603,57 @@ def table_rows(report: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-HEADER = [
-    "scenario",
-    "conns",
-    "req/s",
-    "p50 ms",
-    "p99 ms",
-    "max ms",
-    "statuses",
-    "vs DB",
-    "cores used",
-]
-
-
-def text_table(rows: list[list[str]]) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(HEADER, *rows, strict=False)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(HEADER, widths, strict=True))]
+def text_table(columns: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(columns, *rows, strict=False)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(columns, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
     return "\n".join(lines)
 
 
+def baseline_lines(report: dict[str, Any]) -> list[str]:
+    base = report.get("baseline")
+    if not base:
+        return []
+    only_current = sorted(
+        {r["scenario"] for r in report["runs"] if "baseline" not in r}
+        | ({"pgbench-booking"} if report.get("pgbench") else set())
+    )
+    size = (
+        "the same size"
+        if same_size(base["fixture_counts"], report["fixture_counts"])
+        else f"**a different size**: {base['fixture_counts']}"
+    )
+    return [
+        f"A/B: every (scenario, connections) ran first against the baseline `{base['commit']}` "
+        f"({base['subject']}), then against this tree, one after the other, each against its "
+        f"own database. *base req/s*, *base p99*, *base RSS/worker MB*: the baseline's figures; "
+        f"*{RATIO}*: this tree's req/s over the baseline's. The baseline ran from "
+        f"`{base['root']}` with {base['python']}, its own migrations, seed, scenarios and "
+        f"checks, database `{base['fixture']['database']}` "
+        f"({size}), "
+        f"Redis `{base['redis_url']}`.",
+        "",
+        f"Baseline server: `{base.get('server_command', '')}`",
+        "",
+        *(
+            [f"This tree only (the baseline has no such scenario): {', '.join(only_current)}.", ""]
+            if only_current
+            else []
+        ),
+    ]
+
+
 def markdown(report: dict[str, Any]) -> str:
     rows = table_rows(report)
+    columns = header(report)
+    base = report.get("baseline")
+    against = f" against the baseline `{base['commit'][:10]}`" if base else ""
     out = [
         f"# make bench: {report['finished_at']}",
         "",
-        f"Commit `{report['commit']}`{' (with uncommitted changes)' if report['dirty'] else ''}, "
+        f"Commit `{report['commit']}`{' (with uncommitted changes)' if report['dirty'] else ''}"
+        f"{against}, "
         f"{report['machine']['cores']} cores ({report['machine']['cpu']}), "
         f"{report['machine']['memory_gib']} GiB; load generator `{report['loadgen']}`; "
         f"{report['duration_s']:.0f} s per run; load average before/after "
@@ -523,13 +663,16 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"Database `{report['fixture']['database']}`: {report['fixture_counts']}.",
         "",
-        "| " + " | ".join(HEADER) + " |",
-        "|" + "|".join("---" for _ in HEADER) + "|",
+        *baseline_lines(report),
+        "| " + " | ".join(columns) + " |",
+        "|" + "|".join("---" for _ in columns) + "|",
         *("| " + " | ".join(row) + " |" for row in rows),
         "",
         "*vs DB*: book-spread requests/s as a share of pgbench running the same booking "
-        "transaction in raw SQL at the same client count. *cores used*: CPU of gunicorn (app), "
-        "PostgreSQL (db), the load generator and everything else, in cores, during the run.",
+        "transaction in raw SQL at the same client count. *peak RSS/worker MB*: the largest peak "
+        "resident memory (VmHWM, reset before the run) of the server's gunicorn workers during "
+        "the run. *cores used*: CPU of gunicorn (app), PostgreSQL (db), the load generator and "
+        "everything else, in cores, during the run.",
         "",
     ]
     out += [
@@ -601,6 +744,118 @@ def write_report(settings: Settings, report: dict[str, Any]) -> Path:
     return folder / f"{stem}.md"
 
 
+# A/B --------------------------------------------------------------------------------------------
+def setup_baseline(settings: Settings, url: str, report: dict[str, Any]) -> Baseline:
+    """BENCH_BASELINE's checkout, python and database, seeded with this run's sizes."""
+    from devserver import embedded
+
+    config = fixture.SeedConfig.from_env()
+    baseline = Baseline(settings.baseline, current_url=url, data_dir=embedded.data_dir())
+    found = baseline.setup(reseed=settings.reseed, config=config)
+    if found["broken"]:
+        raise SystemExit(f"the baseline's invariants are broken before the run: {found['broken']}")
+    if found["deleted"]:
+        log(f"deleted {found['deleted']} bookings of an earlier run in the baseline's database")
+    if not same_size(found["counts"], report["fixture_counts"]):
+        log(
+            f"the two databases differ in size: baseline {found['counts']}, "
+            f"current {report['fixture_counts']}"
+        )
+    report["baseline"] = {
+        "commit": baseline.sha,
+        "subject": baseline.subject,
+        "root": str(baseline.root),
+        "python": ("the current venv" if baseline.python == sys.executable else baseline.python),
+        "redis_url": baseline.redis_url,
+        "fixture": found["fixture"],
+        "fixture_counts": found["counts"],
+        "scenarios": sorted(baseline.scenarios),
+    }
+    missing = [s.name for s in settings.scenarios if s.name not in baseline.scenarios]
+    if missing:
+        log(f"the baseline has no {', '.join(missing)}: this tree only, no ratio")
+    return baseline
+
+
+def same_size(ours: dict[str, int], theirs: dict[str, int]) -> bool:
+    # The counts both trees' fixture_counts() report. Users are left out: the staff user of the
+    # analytics scenario is one more in a database that an earlier run has used.
+    common = (set(ours) & set(theirs)) - {"users"}
+    return all(ours[k] == theirs[k] for k in common)
+
+
+def baseline_server(
+    settings: Settings, baseline: Baseline, env: dict[str, str], workdir: Path
+) -> Server:
+    """The baseline's gunicorn (and queued-mode workers) on its database and Redis database."""
+    return Server(
+        settings,
+        baseline.url,
+        {"REDIS_URL": baseline.redis_url, **env},
+        workdir / "gunicorn-baseline.log",
+        root=baseline.root,
+        python=baseline.python,
+    )
+
+
+def baseline_requests(
+    baseline: Baseline,
+    scenario: str,
+    connections: int,
+    settings: Settings,
+    workdir: Path,
+    limit: int | None = None,
+) -> list[Request]:
+    built = baseline.build(
+        scenario,
+        connections,
+        seed=f"{settings.seed}:{scenario}:{connections}",
+        duration=settings.duration,
+        out=workdir / "baseline-requests.json",
+        limit=limit,
+        reset=limit is None,
+    )
+    return [
+        Request(r["method"], r["path"], dict(r.get("headers") or {}), r.get("body") or "")
+        for r in built
+    ]
+
+
+def run_baseline(
+    settings: Settings,
+    baseline: Baseline,
+    server: Server,
+    scenario: BaselineScenario,
+    connections: int,
+    workdir: Path,
+    report: dict[str, Any],
+    *,
+    min_duration: float,
+) -> dict[str, Any]:
+    """One (scenario, connections) run against the baseline: its own reset, requests, check and
+    invariants, in its own database."""
+    requests = baseline_requests(baseline, scenario.name, connections, settings, workdir)
+    log(
+        f"baseline {baseline.short}: {scenario.name} at {connections} connections "
+        f"({len(requests)} inputs)"
+    )
+    result = drive(settings, server, requests, connections, workdir, min_duration=min_duration)
+    result.update(scenario=scenario.name, connections=connections)
+    checked = baseline.after(scenario.name, result["statuses"])
+    problem = checked.get("problem") or ""
+    if any(result["socket_errors"].values()):
+        problem = f"{problem} socket errors {result['socket_errors']}".strip()
+    if "invariants" in checked:
+        result["invariants"] = checked["invariants"]
+        for name, rows in checked["invariants"].items():
+            report["problems"].append(f"baseline {scenario.name}@{connections}: {name}: {rows}")
+    if problem:
+        report["problems"].append(f"baseline {scenario.name}@{connections}: {problem}")
+    label = {**result, "scenario": f"{scenario.name} [baseline]"}
+    sys.stderr.write(text_table(header({}), table_rows({"runs": [label]})[-1:]) + "\n")
+    return result
+
+
 # MAIN -------------------------------------------------------------------------------------------
 def main() -> int:
     settings = Settings()
@@ -653,6 +908,8 @@ def main() -> int:
     server_log = workdir / "gunicorn.log"
     log(f"work files in {workdir}")
 
+    baseline = setup_baseline(settings, url, report) if settings.baseline else None
+
     by_env: dict[tuple[tuple[str, str], ...], list[Scenario]] = {}
     for scenario in settings.scenarios:
         by_env.setdefault(tuple(sorted(scenario.server_env.items())), []).append(scenario)
@@ -667,12 +924,45 @@ def main() -> int:
             if limit == "0"
             else f"rate limit raised to {int(limit):,} bookings per user and window for the bench"
         )
-        server.start()
+        # A/B: the baseline's servers for the scenarios it has, each with the baseline's own
+        # environment for that scenario, up beside this tree's so the two runs alternate.
+        base_servers: dict[tuple[tuple[str, str], ...], Server] = {}
+        if baseline:
+            for scenario in scenarios:
+                theirs = baseline.scenarios.get(scenario.name)
+                key = tuple(sorted(theirs.server_env.items())) if theirs else ()
+                if theirs and key not in base_servers:
+                    base_servers[key] = baseline_server(settings, baseline, dict(key), workdir)
+                    report["baseline"]["server_command"] = " ".join(
+                        [*(f"{k}={v}" for k, v in key), "gunicorn", *base_servers[key].command[1:]]
+                    )
         try:
+            server.start()
+            for base_server in base_servers.values():
+                base_server.start()
             warmup = [r for s in SCENARIOS if s.name == "get-slot" for r in s.build(ctx, 16)]
             drive(settings, server, warmup[:2000], 16, workdir)  # connections open, code warm
+            if baseline and "get-slot" in baseline.scenarios:
+                base_warmup = baseline_requests(baseline, "get-slot", 16, settings, workdir, 2000)
+                for base_server in base_servers.values():
+                    drive(settings, base_server, base_warmup, 16, workdir)
             for scenario in scenarios:
+                theirs = baseline.scenarios.get(scenario.name) if baseline else None
+                min_duration = max(scenario.min_duration, theirs.min_duration if theirs else 0)
                 for connections in scenario.connections or settings.connections:
+                    base_result = None
+                    if baseline and theirs and connections in (theirs.connections or [connections]):
+                        base_server = base_servers[tuple(sorted(theirs.server_env.items()))]
+                        base_result = run_baseline(
+                            settings,
+                            baseline,
+                            base_server,
+                            theirs,
+                            connections,
+                            workdir,
+                            report,
+                            min_duration=min_duration,
+                        )
                     if scenario.writes:
                         fixture.reset(conn)
                     requests = scenario.build(ctx, connections)
@@ -683,7 +973,7 @@ def main() -> int:
                         requests,
                         connections,
                         workdir,
-                        min_duration=scenario.min_duration,
+                        min_duration=min_duration,
                     )
                     result.update(scenario=scenario.name, connections=connections)
                     problem = scenario.check(result["statuses"]) if scenario.check else ""
@@ -697,11 +987,20 @@ def main() -> int:
                             )
                     if problem:
                         report["problems"].append(f"{scenario.name}@{connections}: {problem}")
+                    if base_result is not None:
+                        result["baseline"] = base_result
                     report["runs"].append(result)
-                    sys.stderr.write(text_table(table_rows({"runs": [result]})[-1:]) + "\n")
+                    row = table_rows({"runs": [result], "baseline": report.get("baseline")})[-1]
+                    sys.stderr.write(text_table(header(report), [row]) + "\n")
         finally:
             server.stop()
+            for base_server in base_servers.values():
+                base_server.stop()
     fixture.reset(conn)
+    if baseline:
+        final = baseline.final()
+        for name, rows in final["broken"].items():
+            report["problems"].append(f"baseline after the run: {name}: {rows}")
 
     log("timing the rate limiter and the metrics in-process (bench/limiter_cost.py)")
     report["limiter_metrics_cost"] = run_limiter_cost()
@@ -730,7 +1029,7 @@ def main() -> int:
     conn.close()
 
     path = write_report(settings, report)
-    sys.stdout.write("\n" + text_table(table_rows(report)) + "\n\n")
+    sys.stdout.write("\n" + text_table(header(report), table_rows(report)) + "\n\n")
     sys.stdout.write(
         f"The bench servers raise BOOKING_RATE_LIMIT to {BENCH_RATE_LIMIT:,} (book-spread-bare: "
         "off), so no booking scenario is throttled.\n"
