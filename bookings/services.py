@@ -7,6 +7,7 @@ management commands and the Celery task all call them, so every path obeys the s
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -70,6 +71,14 @@ MISSING_REFERENCES = {"slots": SlotNotFoundError, "users": UserNotFoundError}
 NOT_BOOKING_GUEST = "You can only cancel your own bookings"
 
 
+@dataclass
+class _SlotCounts:
+    status: str
+    capacity: int
+    booked_count: int
+    held_count: int
+
+
 def booking_precheck(*, slot_id: UUID) -> None:
     """The unlocked fast path: a missing or taken slot is answered at once.
 
@@ -77,13 +86,17 @@ def booking_precheck(*, slot_id: UUID) -> None:
     the order of checks holds; a slot that looks free is always locked and checked again.
     Raises SlotNotFoundError, SlotNotAvailableError.
     """
-    slot = (
-        Slot.objects.filter(pk=slot_id)
-        .only("status", "booked_count", "held_count", "capacity")
-        .first()
-    )
-    if slot is None:
+    with connection.cursor() as cursor:
+        # Plain SQL: this read runs before every booking, and the ORM's query building would
+        # cost more than the query.
+        cursor.execute(
+            "SELECT status, capacity, booked_count, held_count FROM slots WHERE id = %s",
+            [slot_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
         raise SlotNotFoundError()
+    slot = _SlotCounts(*row)
     if slot_free_places(slot) == 0:
         # held_count may still count holds that have lapsed: only those still ahead take places.
         if slot.status == SlotStatus.AVAILABLE and slot.booked_count < slot.capacity:
@@ -177,7 +190,7 @@ def check_bookable(
         raise REFUSALS[reason](amount)
 
 
-_BOOK_SQL = "SELECT * FROM booking_book(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+_BOOK_SQL = f"SELECT * FROM booking_book({', '.join(['%s'] * 15)})"
 
 
 def _book(
@@ -190,8 +203,12 @@ def _book(
     actor_id: UUID | None,
     request_id: str | None,
     idempotency_key: str | None,
+    bound_lock_waits: bool,
 ) -> dict[str, Any]:
-    """One call of booking_book() in the current transaction: its row, by column name."""
+    """One call of booking_book() in the current transaction: its row, by column name.
+    `bound_lock_waits`: the function sets the transaction's lock timeout (nothing before it
+    waited for a lock)."""
+    lock_timeout_ms = int(settings.BOOKING_LOCK_TIMEOUT * 1000) if bound_lock_waits else None
     with connection.cursor() as cursor:
         cursor.execute(
             _BOOK_SQL,
@@ -206,6 +223,7 @@ def _book(
                 idempotency_key,
                 not settings.BOOKING_TEST_SKIP_LOCKS,
                 settings.BOOKING_TEST_DELAY_BEFORE_WRITE,
+                lock_timeout_ms,
                 *_rule_limits(),
             ],
         )
@@ -293,6 +311,9 @@ def booking_create(
             actor_id=actor_id,
             request_id=request_id,
             idempotency_key=key,
+            # Without a claim, booking_book() takes the transaction's first lock: it sets the
+            # lock timeout itself, which saves the SET LOCAL round trip.
+            bound_lock_waits=idempotency is None,
         )
         row = book()
         if row["outcome"] == OFFER_FIRST:
@@ -313,7 +334,10 @@ def booking_create(
         return booking
 
     return in_service_transaction(
-        work, constraint_errors=BOOKING_CONSTRAINTS, missing_reference_errors=MISSING_REFERENCES
+        work,
+        constraint_errors=BOOKING_CONSTRAINTS,
+        missing_reference_errors=MISSING_REFERENCES,
+        work_bounds_lock_waits=idempotency is None,
     )
 
 

@@ -90,11 +90,12 @@ BOOKING_BOOK = """
 -- calls again in the same transaction. `offer_needed`: the booking released another hold of the
 -- guest on this slot, whose place the caller offers on. The slot's columns come back as the
 -- booking left them, with the host's name. Without `take_locks` (control tests only) nothing is
--- locked, to show the race the locks prevent.
+-- locked, to show the race the locks prevent. `lock_timeout_ms` bounds every lock wait of the
+-- transaction, as SET LOCAL lock_timeout would, without a round trip of its own.
 CREATE OR REPLACE FUNCTION booking_book(
     user_id uuid, slot_id uuid, hold_id uuid, booking_id uuid,
     source varchar, actor_id uuid, request_id varchar, idempotency_key varchar,
-    take_locks boolean, delay_before_write double precision,
+    take_locks boolean, delay_before_write double precision, lock_timeout_ms integer,
     max_active integer, default_min_notice integer, default_max_horizon integer,
     default_per_guest integer,
     OUT outcome text, OUT amount integer, OUT booked_at timestamptz, OUT offer_needed boolean,
@@ -110,6 +111,9 @@ DECLARE
     had_holds boolean;
 BEGIN
     offer_needed := false;
+    IF lock_timeout_ms IS NOT NULL THEN  -- else the caller bounded the transaction's lock waits
+        PERFORM set_config('lock_timeout', lock_timeout_ms::text, true);
+    END IF;
     IF take_locks THEN
         PERFORM 1 FROM users u WHERE u.id = booking_book.user_id FOR NO KEY UPDATE;
         IF NOT FOUND THEN outcome := 'USER_NOT_FOUND'; RETURN; END IF;
@@ -209,7 +213,7 @@ $fn$;
 
 DROP = """
 DROP FUNCTION IF EXISTS booking_book(uuid, uuid, uuid, uuid, varchar, uuid, varchar, varchar,
-    boolean, double precision, integer, integer, integer, integer);
+    boolean, double precision, integer, integer, integer, integer, integer);
 DROP FUNCTION IF EXISTS booking_refusal(uuid, uuid, timestamptz, boolean, uuid, integer, integer,
     integer, integer);
 """

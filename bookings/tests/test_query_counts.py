@@ -19,10 +19,10 @@ from slots.tests.factories import SlotFactory
 
 pytestmark = pytest.mark.django_db
 
-# user, unlocked pre-check, BEGIN, SET LOCAL lock_timeout, booking_book() (locks, rules, booking,
+# user, unlocked pre-check, BEGIN, booking_book() (lock timeout, locks, rules, booking,
 # audit event, the slot as it is after), the webhook outbox (one statement for the event and its
 # deliveries), COMMIT.
-SUCCESSFUL_BOOKING = 7
+SUCCESSFUL_BOOKING = 6
 # auth user, unlocked pre-check: the 409 is answered before any transaction or lock.
 CONFLICTING_BOOKING = 2
 # auth user, the slot with its host and confirmed booking (one query).

@@ -105,17 +105,21 @@ def in_service_transaction(
     constraint_errors: Mapping[str, type[DomainError]] | None = None,
     missing_reference_errors: Mapping[str, type[DomainError]] | None = None,
     lock_timeout: float | None = None,
+    work_bounds_lock_waits: bool = False,
 ) -> T:
     """Run `work` in its own durable transaction with a bounded lock wait; return its result.
 
     "Returned" means "committed". A deadlock or serialization failure (impossible with our lock
     order, but cheap to survive) reruns `work` up to twice, then becomes LOCK_TIMEOUT. Constraint
     violations become the DomainErrors named by the mappings (see translate_database_error).
+    `work_bounds_lock_waits`: `work` sets the lock timeout itself before its first lock (in the
+    same statement as that lock), so the SET LOCAL round trip is saved.
     """
     for attempt in range(RETRIES_AFTER_DEADLOCK + 1):
         try:
             with transaction.atomic(durable=True):
-                set_lock_timeout(lock_timeout)
+                if not work_bounds_lock_waits:
+                    set_lock_timeout(lock_timeout)
                 return work()
         except DatabaseError as exc:
             state = sqlstate(exc)
