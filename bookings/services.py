@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 from typing import Any
 from uuid import UUID, uuid4
@@ -22,10 +22,10 @@ from accounts.policies import (
     DEFAULT_MAX_ACTIVE_PER_GUEST,
     DEFAULT_MAX_HORIZON_DAYS,
     DEFAULT_MIN_NOTICE_MINUTES,
+    default_cancellation_cutoff_minutes,
     duration_text,
-    host_policy_get,
 )
-from bookings.audit import booking_event_record, event_reason
+from bookings.audit import event_reason
 from bookings.errors import (
     AlreadyBookedError,
     BookingAlreadyCancelledError,
@@ -43,15 +43,14 @@ from bookings.errors import (
     MaxActiveBookingsError,
     SlotInPastError,
 )
-from bookings.locks import booking_lock
-from bookings.models import Booking, BookingStatus, EventAction, Hold, HoldStatus
-from bookings.places import places_settle, waitlist_offer
+from bookings.models import Booking, BookingStatus, Hold, HoldStatus
+from bookings.places import waitlist_offer
 from bookings.webhooks import booking_webhook_emit
 from core.audit import EventSource
 from core.context import current_request_id
 from core.db.instants import now_ms
 from core.db.transactions import in_service_transaction
-from core.errors import DomainError, NotOwnerError
+from core.errors import DomainError, LockTimeoutError, NotOwnerError
 from core.idempotency.records import IdempotencyClaim, idempotency_complete, idempotency_lock
 from slots.errors import SlotNotAvailableError, SlotNotFoundError
 from slots.locks import slot_lock
@@ -231,8 +230,19 @@ def _book(
         return dict(zip(columns, cursor.fetchone(), strict=True))
 
 
-def _booked(*, row: dict[str, Any], booking_id: UUID, user_id: UUID, slot_id: UUID) -> Booking:
-    """The booking booking_book() wrote, with its slot and host, as loaded models."""
+def _loaded_booking(
+    *,
+    row: dict[str, Any],
+    booking_id: UUID,
+    user_id: UUID,
+    slot_id: UUID,
+    status: str,
+    created_at: datetime,
+    updated_at: datetime,
+    cancelled_at: datetime | None,
+) -> Booking:
+    """A booking a booking function wrote, with its slot and host as the row gives them, as
+    loaded models (nothing more is read)."""
     host = User(id=row["slot_host_id"], name=row["slot_host_name"])
     slot = Slot(
         id=slot_id,
@@ -247,20 +257,18 @@ def _booked(*, row: dict[str, Any], booking_id: UUID, user_id: UUID, slot_id: UU
         updated_at=row["slot_updated_at"],
     )
     slot.host = host
-    booked_at = row["booked_at"]
     booking = Booking(
         id=booking_id,
         slot_id=slot_id,
         user_id=user_id,
-        status=BookingStatus.CONFIRMED,
-        cancelled_at=None,
-        created_at=booked_at,
-        updated_at=booked_at,
+        status=status,
+        cancelled_at=cancelled_at,
+        created_at=created_at,
+        updated_at=updated_at,
     )
     booking.slot = slot
-    booking._state.adding = False
-    slot._state.adding = False
-    host._state.adding = False
+    for instance in (booking, slot, host):
+        instance._state.adding = False
     return booking
 
 
@@ -323,7 +331,16 @@ def booking_create(
             row = book()
         if row["outcome"] != BOOKED:
             raise REFUSALS[row["outcome"]](row["amount"])
-        booking = _booked(row=row, booking_id=booking_id, user_id=user_id, slot_id=slot_id)
+        booking = _loaded_booking(
+            row=row,
+            booking_id=booking_id,
+            user_id=user_id,
+            slot_id=slot_id,
+            status=BookingStatus.CONFIRMED,
+            created_at=row["booked_at"],
+            updated_at=row["booked_at"],
+            cancelled_at=None,
+        )
         if row["offer_needed"]:
             # The booking released another hold of the guest here: its place is offered on.
             waitlist_offer(slot=booking.slot, now=row["booked_at"])
@@ -341,6 +358,30 @@ def booking_create(
     )
 
 
+CANCELLED = "CANCELLED"
+
+
+class _SlotChangedError(Exception):
+    """booking_cancel() found the booking on another slot than the one it locked."""
+
+
+SLOT_CHANGED = "SLOT_CHANGED"
+CANCEL_REFUSALS: dict[str, Callable[[int | None], DomainError]] = {
+    "BOOKING_NOT_FOUND": lambda _: BookingNotFoundError(),
+    "BOOKING_ALREADY_CANCELLED": lambda _: BookingAlreadyCancelledError(),
+    "CANCELLATION_WINDOW_CLOSED": lambda n: CancellationWindowClosedError.for_cutoff(n or 0),
+}
+_CANCEL_SQL = f"SELECT * FROM booking_cancel({', '.join(['%s'] * 11)})"
+
+
+def _booking_read(booking_id: UUID) -> tuple[UUID, UUID] | None:
+    """(slot id, guest id) of the booking as committed, without a lock."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT slot_id, user_id FROM bookings WHERE id = %s", [booking_id])
+        row = cursor.fetchone()
+    return None if row is None else (row[0], row[1])
+
+
 def booking_cancel(
     *,
     booking_id: UUID,
@@ -353,54 +394,75 @@ def booking_cancel(
 ) -> Booking:
     """Cancel a booking: the guest's own (actor_id), at least the host's cutoff before its start.
 
-    `staff_override` is for the admin and commands: any booking, the cutoff does not
-    apply, and the audit event says so when it would have. Locks the slot row, then the booking
-    row, so a stale double cancel can never free a place that was booked again
-    meanwhile. The trigger frees the place on the slot. An `idempotency` claim is locked first
-    and completed in the same transaction, as in booking_create.
+    `staff_override` is for the admin and commands: any booking, the cutoff does not apply, and
+    the audit event says so when it would have. In its own transaction the SQL function
+    booking_cancel() locks the slot row, then the booking row, so a stale double cancel can never
+    free a place that was booked again meanwhile; the trigger frees the place, and it is offered
+    to the waitlist in the same transaction. An `idempotency` claim is locked first and completed
+    in the same transaction, as in booking_create.
     Raises BookingNotFoundError, NotOwnerError, BookingAlreadyCancelledError,
     CancellationWindowClosedError, LockTimeoutError.
     """
-    found = Booking.objects.filter(pk=booking_id).values("slot_id", "user_id").first()
+    found = _booking_read(booking_id)
     if found is None:
         raise BookingNotFoundError()
-    if not staff_override and found["user_id"] != actor_id:
+    if not staff_override and found[1] != actor_id:
         raise NotOwnerError(NOT_BOOKING_GUEST)
 
-    def work() -> Booking:
+    def work(slot_id: UUID) -> Booking:
         key: str | None = None
         if idempotency is not None:
             key = idempotency_lock(claim=idempotency).key  # lock order: record, slot, booking
-        slot = slot_lock(slot_id=found["slot_id"])
-        booking = booking_lock(booking_id=booking_id)
-        if booking.status == BookingStatus.CANCELLED:
-            raise BookingAlreadyCancelledError()
-        now = now_ms()
-        cutoff_minutes = host_policy_get(host_id=slot.host_id).cancellation_cutoff_minutes
-        # Exactly `cutoff` before the start is still allowed; a started slot never is.
-        inside_cutoff = (
-            slot.start_time - now < timedelta(minutes=cutoff_minutes) or slot.start_time <= now
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _CANCEL_SQL,
+                [
+                    booking_id,
+                    slot_id,
+                    source,
+                    actor_id,
+                    event_reason(reason=reason, staff_override=False),
+                    event_reason(reason=reason, staff_override=True),
+                    staff_override,
+                    default_cancellation_cutoff_minutes(),
+                    request_id if request_id is not None else current_request_id(),
+                    key,
+                    None if idempotency is not None else int(settings.BOOKING_LOCK_TIMEOUT * 1000),
+                ],
+            )
+            columns = [column.name for column in cursor.description]
+            row = dict(zip(columns, cursor.fetchone(), strict=True))
+        if row["outcome"] != CANCELLED:
+            if row["outcome"] == SLOT_CHANGED:
+                raise _SlotChangedError()
+            raise CANCEL_REFUSALS[row["outcome"]](row["amount"])
+        booking = _loaded_booking(
+            row=row,
+            booking_id=booking_id,
+            user_id=row["user_id"],
+            slot_id=slot_id,
+            status=BookingStatus.CANCELLED,
+            created_at=row["created_at"],
+            updated_at=row["cancelled_at"],
+            cancelled_at=row["cancelled_at"],
         )
-        if inside_cutoff and not staff_override:
-            raise CancellationWindowClosedError.for_cutoff(cutoff_minutes)
-        booking.status = BookingStatus.CANCELLED
-        booking.cancelled_at = now
-        booking.save(update_fields=["status", "cancelled_at"])
-        places_settle(slot, now)  # the freed place goes to the waitlist in this transaction
-        booking.slot = slot
-        booking_event_record(
-            booking=booking,
-            action=EventAction.CANCELLED,
-            source=source,
-            actor_id=actor_id,
-            old_status=BookingStatus.CONFIRMED,
-            reason=event_reason(reason=reason, staff_override=staff_override and inside_cutoff),
-            request_id=request_id,
-            idempotency_key=key,
-        )
+        if row["offer_needed"]:  # the freed place goes to the waitlist in this transaction
+            waitlist_offer(slot=booking.slot, now=row["cancelled_at"])
         booking_webhook_emit(booking=booking, type=EventType.BOOKING_CANCELLED)
         if idempotency is not None:
             idempotency_complete(claim=idempotency, result=booking)
         return booking
 
-    return in_service_transaction(work)
+    slot_id = found[0]
+    for _ in range(2):
+        try:
+            return in_service_transaction(
+                partial(work, slot_id), work_bounds_lock_waits=idempotency is None
+            )
+        except _SlotChangedError:
+            # Rescheduled since it was read: lock the slot it is on now.
+            moved = _booking_read(booking_id)
+            if moved is None:
+                raise BookingNotFoundError() from None
+            slot_id = moved[0]
+    raise LockTimeoutError()  # moved again and again under our feet: the client retries

@@ -1,8 +1,9 @@
-"""The booking rules and the booking write as two SQL functions, so that a booking is decided and
-written in one round trip under the same locks, in the same order, as before.
+"""The booking rules, the booking and the cancellation as SQL functions, so that a booking is
+decided and written in one round trip under the same locks, in the same order, as before.
 
 booking_refusal() is the one statement of the booking rules, shared by booking, holding a place
-and rescheduling. booking_book() is a booking from the user lock to the audit row. Both run
+and rescheduling. booking_book() is a booking from the user lock to the audit row, and
+booking_cancel() a cancellation from the slot lock to the audit row. They run
 inside the caller's transaction; the constraints and triggers on the tables stay the backstop.
 """
 
@@ -211,7 +212,98 @@ END
 $fn$;
 """
 
+BOOKING_CANCEL = """
+-- Cancel booking `booking_id` of slot `slot_id` (as read before the transaction), inside the
+-- caller's transaction: lock the slot row, then the booking row, so a stale double cancel can
+-- never free a place that was booked again meanwhile. Refused when it is already cancelled, or
+-- inside the host's cutoff before the start (a started slot always is) unless `staff_override`.
+-- The trigger frees the place; the slot's lapsed holds are marked EXPIRED, and `offer_needed`
+-- says WAITING entries may now be offered the free places (the caller offers them). The audit
+-- row gets `override_reason` instead of `reason` when staff cancelled inside the cutoff.
+-- `outcome` is CANCELLED, a refusal reason, or SLOT_CHANGED: the booking moved to another slot
+-- since it was read (a reschedule); nothing was written and the caller reads it again.
+CREATE OR REPLACE FUNCTION booking_cancel(
+    booking_id uuid, slot_id uuid, source varchar, actor_id uuid, reason varchar,
+    override_reason varchar, staff_override boolean, default_cutoff integer, request_id varchar,
+    idempotency_key varchar, lock_timeout_ms integer,
+    OUT outcome text, OUT amount integer, OUT cancelled_at timestamptz, OUT offer_needed boolean,
+    OUT user_id uuid, OUT created_at timestamptz,
+    OUT slot_host_id uuid, OUT slot_host_name varchar, OUT slot_start_time timestamptz,
+    OUT slot_end_time timestamptz, OUT slot_status varchar, OUT slot_capacity integer,
+    OUT slot_booked_count integer, OUT slot_held_count integer,
+    OUT slot_created_at timestamptz, OUT slot_updated_at timestamptz
+) LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE
+    slot slots%ROWTYPE;
+    booking bookings%ROWTYPE;
+    cutoff integer;
+    inside_cutoff boolean;
+    lapsed uuid[];
+BEGIN
+    offer_needed := false;
+    IF lock_timeout_ms IS NOT NULL THEN  -- else the caller bounded the transaction's lock waits
+        PERFORM set_config('lock_timeout', lock_timeout_ms::text, true);
+    END IF;
+    SELECT * INTO slot FROM slots s WHERE s.id = booking_cancel.slot_id FOR NO KEY UPDATE;
+    SELECT * INTO booking FROM bookings b WHERE b.id = booking_cancel.booking_id
+       FOR NO KEY UPDATE;
+    IF NOT FOUND THEN outcome := 'BOOKING_NOT_FOUND'; RETURN; END IF;
+    IF booking.slot_id <> booking_cancel.slot_id THEN outcome := 'SLOT_CHANGED'; RETURN; END IF;
+    IF booking.status = 'CANCELLED' THEN outcome := 'BOOKING_ALREADY_CANCELLED'; RETURN; END IF;
+    cancelled_at := date_trunc('milliseconds', clock_timestamp());
+    SELECT p.cancellation_cutoff_minutes INTO cutoff
+      FROM host_policies p WHERE p.host_id = slot.host_id;
+    IF NOT FOUND THEN cutoff := default_cutoff; END IF;
+    -- Exactly `cutoff` before the start is still allowed; a started slot never is.
+    inside_cutoff := slot.start_time - cancelled_at < make_interval(mins => cutoff)
+                     OR slot.start_time <= cancelled_at;
+    IF inside_cutoff AND NOT staff_override THEN
+        outcome := 'CANCELLATION_WINDOW_CLOSED'; amount := cutoff; RETURN;
+    END IF;
+
+    UPDATE bookings b SET status = 'CANCELLED', cancelled_at = booking_cancel.cancelled_at,
+                          updated_at = booking_cancel.cancelled_at
+     WHERE b.id = booking_cancel.booking_id;
+    IF slot.held_count > 0 THEN  -- lapsed holds take no place: mark them before offering
+        WITH expired AS (
+            UPDATE holds h SET status = 'EXPIRED', updated_at = booking_cancel.cancelled_at
+             WHERE h.slot_id = booking_cancel.slot_id AND h.status = 'ACTIVE'
+               AND h.expires_at <= booking_cancel.cancelled_at
+            RETURNING h.id
+        ) SELECT array_agg(id) INTO lapsed FROM expired;
+        IF lapsed IS NOT NULL THEN
+            UPDATE waitlist_entries w SET status = 'EXPIRED',
+                                          updated_at = booking_cancel.cancelled_at
+             WHERE w.hold_id = ANY (lapsed) AND w.status = 'OFFERED';
+        END IF;
+    END IF;
+    offer_needed := EXISTS (SELECT 1 FROM waitlist_entries w
+                             WHERE w.slot_id = booking_cancel.slot_id AND w.status = 'WAITING');
+    INSERT INTO booking_events (id, created_at, action, source, old_status, new_status, reason,
+                                request_id, idempotency_key, actor_id, booking_id, new_slot_id,
+                                old_slot_id)
+    VALUES (gen_random_uuid(), booking_cancel.cancelled_at, 'CANCELLED', source, 'CONFIRMED',
+            'CANCELLED',
+            CASE WHEN staff_override AND inside_cutoff THEN override_reason ELSE reason END,
+            request_id, idempotency_key, actor_id, booking_cancel.booking_id,
+            booking_cancel.slot_id, NULL);
+
+    user_id := booking.user_id;
+    created_at := booking.created_at;
+    SELECT s.host_id, u.name, s.start_time, s.end_time, s.status, s.capacity, s.booked_count,
+           s.held_count, s.created_at, s.updated_at
+      INTO slot_host_id, slot_host_name, slot_start_time, slot_end_time, slot_status,
+           slot_capacity, slot_booked_count, slot_held_count, slot_created_at, slot_updated_at
+      FROM slots s JOIN users u ON u.id = s.host_id
+     WHERE s.id = booking_cancel.slot_id;
+    outcome := 'CANCELLED';
+END
+$fn$;
+"""
+
 DROP = """
+DROP FUNCTION IF EXISTS booking_cancel(uuid, uuid, varchar, uuid, varchar, varchar, boolean,
+    integer, varchar, varchar, integer);
 DROP FUNCTION IF EXISTS booking_book(uuid, uuid, uuid, uuid, varchar, uuid, varchar, varchar,
     boolean, double precision, integer, integer, integer, integer, integer);
 DROP FUNCTION IF EXISTS booking_refusal(uuid, uuid, timestamptz, boolean, uuid, integer, integer,
@@ -226,5 +318,5 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunSQL(BOOKING_REFUSAL + BOOKING_BOOK, DROP),
+        migrations.RunSQL(BOOKING_REFUSAL + BOOKING_BOOK + BOOKING_CANCEL, DROP),
     ]

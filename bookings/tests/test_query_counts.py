@@ -142,3 +142,23 @@ def test_listing_a_hosts_slots_with_their_bookings_costs_the_same_queries(
 
     assert response.status_code == 200, response.content
     assert len(response.json()["data"]) == limit
+
+
+# auth user, the booking's slot and guest (unlocked), BEGIN, booking_cancel() (lock timeout, slot
+# then booking lock, cutoff, update, audit event, the slot as it is after), the webhook outbox,
+# COMMIT.
+SUCCESSFUL_CANCEL = 6
+
+
+def test_a_successful_cancellation_runs_a_fixed_number_of_queries(
+    api_as, guest, django_assert_num_queries
+):
+    slot = SlotFactory.create(start_time=now_ms() + timedelta(days=3))
+    booking = booking_create(user_id=guest.pk, slot_id=slot.pk)
+    client = api_as(guest)
+
+    with django_assert_num_queries(SUCCESSFUL_CANCEL):
+        response = client.delete(f"/api/bookings/{booking.pk}")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["data"]["status"] == "CANCELLED"
