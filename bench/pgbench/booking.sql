@@ -8,26 +8,28 @@
 \set iter :iter + 1
 SELECT user_id AS uid, slot_id AS sid FROM bench_pairs WHERE n = :n \gset
 -- authentication (x-user-id): the caller's row
-SELECT id, is_active, roles FROM users WHERE id = :uid;
+SELECT id, name, is_active, is_staff, roles FROM users WHERE id = :uid;
 -- booking_precheck(): the unlocked fast path
-SELECT status, booked_count, capacity FROM slots WHERE id = :sid;
+SELECT status, capacity, booked_count, held_count FROM slots WHERE id = :sid;
 BEGIN;
-SET LOCAL lock_timeout = 3000;
--- user_lock(), then slot_lock() with its host: lock order user -> slot
-SELECT id, is_active FROM users WHERE id = :uid FOR NO KEY UPDATE;
-SELECT (s.status = 'AVAILABLE' AND s.booked_count < s.capacity)::int AS free,
-       (s.start_time > now())::int AS future, (s.host_id <> :uid)::int AS not_own,
-       s.host_id AS host_id, h.name AS host_name
-  FROM slots s JOIN users h ON h.id = s.host_id WHERE s.id = :sid FOR NO KEY UPDATE OF s \gset
--- _check_bookable(): the caller's active bookings, in total and with this host
-SELECT count(*) AS active, count(*) FILTER (WHERE s.host_id = :host_id) AS with_host
-  FROM bookings b JOIN slots s ON s.id = b.slot_id
- WHERE b.user_id = :uid AND b.status = 'CONFIRMED' AND s.start_time > now() \gset
-\if :free = 1 AND :future = 1 AND :not_own = 1 AND :active < :max_active AND :with_host < 1
-INSERT INTO bookings (id, created_at, updated_at, status, cancelled_at, slot_id, user_id)
-VALUES (gen_random_uuid(), date_trunc('milliseconds', now()), date_trunc('milliseconds', now()),
-        'CONFIRMED', NULL, :sid, :uid);
--- refresh_from_db(): what the trigger bookings_sync_slot wrote
-SELECT status, booked_count, updated_at FROM slots WHERE id = :sid;
-\endif
+-- booking_book(): lock timeout, user then slot lock, lapsed holds, the rules (booking_refusal()),
+-- the booking, its audit row, the slot as the trigger left it
+SELECT outcome, slot_host_id AS host_id FROM booking_book(:uid::uuid, :sid::uuid, NULL::uuid,
+    gen_random_uuid(), 'api'::varchar, :uid::uuid, 'pgbench'::varchar, NULL::varchar, true,
+    0::float8, 3000, :max_active::int, 0, NULL::int, 1) \gset
+-- webhooks.emit(): the outbox event and its deliveries, in one statement
+WITH new_events (id, type, body, created_at, user_ids) AS (
+    VALUES (gen_random_uuid(), 'booking.created', '{"type":"booking.created","data":{}}',
+            date_trunc('milliseconds', now()), ARRAY[:uid::uuid, :host_id::uuid])),
+inserted AS (
+    INSERT INTO webhook_events (id, type, body, created_at, updated_at)
+    SELECT id, type, body, created_at, created_at FROM new_events
+)
+INSERT INTO webhook_deliveries
+    (id, event_id, endpoint_id, status, attempt_count, series_start, next_attempt_at, created_at,
+     updated_at)
+SELECT gen_random_uuid(), n.id, e.id, 'PENDING', 0, 0, n.created_at, n.created_at, n.created_at
+FROM new_events n
+JOIN webhook_endpoints e
+  ON e.is_active AND (e.all_events OR (e.owner_id = ANY(n.user_ids) AND n.type = ANY(e.events)));
 COMMIT;
