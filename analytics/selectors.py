@@ -131,26 +131,44 @@ def _inner(lower: datetime, upper: datetime, step: timedelta) -> tuple[datetime,
     return (a, b) if a < b else (upper, upper)
 
 
+SAMPLES = 4  # offsets read per UTC day; between two that differ, the change is found exactly
+
+
+def _offset(instant: datetime, zone: zoneinfo.ZoneInfo) -> timedelta:
+    return instant.astimezone(zone).utcoffset() or timedelta(0)
+
+
 @functools.lru_cache(maxsize=65_536)
 def _utc_day_on_quarters(zone_name: str, day_ordinal: int) -> bool:
     """Whether, during this UTC day, the zone's offset is a multiple of 15 minutes and changes
-    only on a bucket edge: then a local date changes only on bucket edges."""
+    only on a bucket edge: then a local date changes only on bucket edges.
+
+    The offset is read every 6 hours; where two readings differ, the instant of the change is
+    found by bisection (to the second, the precision of the time zone database) and must be a
+    bucket edge. A change and its reversal within 6 hours would go unseen: the database has
+    none (DST and standard-time changes are months apart).
+    """
     zone = zoneinfo.ZoneInfo(zone_name)
     start = datetime.combine(date.fromordinal(day_ordinal), datetime.min.time(), UTC)
-    previous = None
-    for i in range(97):
-        edge = start + i * QUARTER
-        offset = edge.astimezone(zone).utcoffset()
-        if offset is None or offset % QUARTER:
+    step = DAY / SAMPLES
+    before = _offset(start, zone)
+    for i in range(1, SAMPLES + 1):
+        edge = start + i * step
+        after = _offset(edge, zone)
+        if before % QUARTER or after % QUARTER:
             return False
-        # A change must happen exactly on this edge: a second before, the old offset.
-        if (
-            previous is not None
-            and offset != previous
-            and (edge - timedelta(seconds=1)).astimezone(zone).utcoffset() != previous
-        ):
-            return False
-        previous = offset
+        if after != before:
+            # Bisection in whole seconds: offset(low) == before, offset(high) == after.
+            low, high = int((edge - step).timestamp()), int(edge.timestamp())
+            while high - low > 1:
+                middle = (low + high) // 2
+                if _offset(datetime.fromtimestamp(middle, UTC), zone) == before:
+                    low = middle
+                else:
+                    high = middle
+            if high % (15 * 60):  # the change happens at `high`; EPOCH is on a bucket edge
+                return False
+        before = after
     return True
 
 
