@@ -36,10 +36,12 @@ def env_int(name: str, default: int) -> int:
 
 @dataclass(frozen=True)
 class SeedConfig:
-    users: int = 20_000
+    # 1.0M bookings: 918k on 1.02M past slots, 90k on the 900k future ones, all of those created
+    # in the last 20 days, so a 30-day analytics range holds ~108k bookings.
+    users: int = 40_000
     hosts: int = 1_000
-    future_per_host: int = 110
-    past_per_host: int = 120
+    future_per_host: int = 900
+    past_per_host: int = 1_020
 
     @classmethod
     def from_env(cls) -> SeedConfig:
@@ -169,7 +171,10 @@ def seed(conn: psycopg.Connection, config: SeedConfig) -> None:
     )
     with conn.transaction():
         conn.execute(sql.encode())  # a whole script: no parameters, so the simple query protocol
-    conn.execute("VACUUM (ANALYZE) users, slots, bookings")
+    conn.execute(
+        "VACUUM (ANALYZE) users, slots, bookings, booking_quarters, host_booking_days, "
+        "slot_quarters"
+    )
     conn.execute("ANALYZE")
     counts = fixture_counts(conn)
     log(f"seeded in {time.monotonic() - started:.1f} s: {counts}")
@@ -248,6 +253,31 @@ INVARIANTS = {
         SELECT b.user_id, count(*) FROM bookings b JOIN slots s ON s.id = b.slot_id
         WHERE b.status = 'CONFIRMED' AND s.start_time > now()
         GROUP BY b.user_id HAVING count(*) > %(max_active)s""",
+    # The analytics rollups equal the rows they summarise (bookings/invariants.py R1-R3).
+    "booking_quarters equals the bookings per 15-minute bucket": """
+        SELECT bucket FROM (SELECT bucket, sum(total) AS total, sum(cancelled) AS cancelled
+                              FROM booking_quarters GROUP BY bucket) r
+        FULL JOIN (SELECT date_bin('15 minutes', created_at, TIMESTAMPTZ '2000-01-01 00:00:00+00')
+                          AS bucket, count(*) AS total,
+                          count(*) FILTER (WHERE status = 'CANCELLED') AS cancelled
+                     FROM bookings GROUP BY 1) b USING (bucket)
+        WHERE coalesce(r.total, 0) <> coalesce(b.total, 0)
+           OR coalesce(r.cancelled, 0) <> coalesce(b.cancelled, 0)""",
+    "host_booking_days equals the CONFIRMED bookings per UTC day and host": """
+        SELECT day, host_id FROM host_booking_days r
+        FULL JOIN (SELECT (bk.created_at AT TIME ZONE 'UTC')::date AS day, s.host_id,
+                          count(*) AS confirmed
+                     FROM bookings bk JOIN slots s ON s.id = bk.slot_id
+                    WHERE bk.status = 'CONFIRMED' GROUP BY 1, 2) b USING (day, host_id)
+        WHERE coalesce(r.confirmed, 0) <> coalesce(b.confirmed, 0)""",
+    "slot_quarters equals the non-cancelled slots per 15-minute bucket": """
+        SELECT bucket FROM (SELECT bucket, sum(capacity) AS capacity, sum(booked) AS booked
+                              FROM slot_quarters GROUP BY bucket) r
+        FULL JOIN (SELECT date_bin('15 minutes', start_time, TIMESTAMPTZ '2000-01-01 00:00:00+00')
+                          AS bucket, sum(capacity) AS capacity, sum(booked_count) AS booked
+                     FROM slots WHERE status <> 'CANCELLED' GROUP BY 1) s USING (bucket)
+        WHERE coalesce(r.capacity, 0) <> coalesce(s.capacity, 0)
+           OR coalesce(r.booked, 0) <> coalesce(s.booked, 0)""",
     "no guest with two active bookings of one host": """
         SELECT b.user_id, s.host_id FROM bookings b JOIN slots s ON s.id = b.slot_id
         WHERE b.status = 'CONFIRMED' AND s.start_time > now()

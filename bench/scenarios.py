@@ -253,14 +253,24 @@ def build_list_slots(ctx: Context, connections: int) -> list[Request]:
 
 
 ANALYTICS_DAYS = 30
+ANALYTICS_YEAR_DAYS = 366  # ANALYTICS_MAX_RANGE_DAYS, the longest range the API accepts
+
+
+def _analytics(ctx: Context, days: int) -> list[Request]:
+    start = _utc_day(-days).date().isoformat()
+    end = _utc_day(-1).date().isoformat()
+    headers = {"Authorization": f"Bearer {ctx.staff_token}"}
+    return [Request("GET", f"/api/admin/analytics?start_date={start}&end_date={end}", headers)]
 
 
 def build_analytics(ctx: Context, connections: int) -> list[Request]:
     # The dashboard's question: the last 30 whole days, which the seeded history fills.
-    start = _utc_day(-ANALYTICS_DAYS).date().isoformat()
-    end = _utc_day(-1).date().isoformat()
-    headers = {"Authorization": f"Bearer {ctx.staff_token}"}
-    return [Request("GET", f"/api/admin/analytics?start_date={start}&end_date={end}", headers)]
+    return _analytics(ctx, ANALYTICS_DAYS)
+
+
+def build_analytics_year(ctx: Context, connections: int) -> list[Request]:
+    # The longest range: the last 366 whole days.
+    return _analytics(ctx, ANALYTICS_YEAR_DAYS)
 
 
 SCENARIOS: list[Scenario] = [
@@ -354,6 +364,12 @@ SCENARIOS: list[Scenario] = [
         "analytics",
         f"GET /api/admin/analytics over the last {ANALYTICS_DAYS} days (staff token)",
         build_analytics,
+        check=check_no_errors,
+    ),
+    Scenario(
+        "analytics-year",
+        f"GET /api/admin/analytics over the last {ANALYTICS_YEAR_DAYS} days (staff token)",
+        build_analytics_year,
         check=check_no_errors,
     ),
 ]

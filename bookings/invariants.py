@@ -138,6 +138,50 @@ CHECKS = (
               OR h.slot_id <> e.slot_id OR h.status NOT IN ('ACTIVE', 'EXPIRED'))""",
         ("entryId", "holdId"),
     ),
+    # The analytics rollups (triggers bookings_rollup, slots_rollup) equal what they summarise.
+    Check(
+        "R1",
+        "booking_quarters equals the bookings per 15-minute bucket of createdAt",
+        """SELECT bucket, concat(coalesce(r.total, 0), '/', coalesce(r.cancelled, 0)),
+                  concat(coalesce(b.total, 0), '/', coalesce(b.cancelled, 0))
+             FROM (SELECT bucket, sum(total) AS total, sum(cancelled) AS cancelled
+                     FROM booking_quarters GROUP BY bucket) AS r
+             FULL JOIN (SELECT date_bin('15 minutes', created_at,
+                                        TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
+                               count(*) AS total,
+                               count(*) FILTER (WHERE status = 'CANCELLED') AS cancelled
+                          FROM bookings GROUP BY 1) AS b USING (bucket)
+            WHERE coalesce(r.total, 0) <> coalesce(b.total, 0)
+               OR coalesce(r.cancelled, 0) <> coalesce(b.cancelled, 0)""",
+        ("bucket", "rollupTotalCancelled", "bookingsTotalCancelled"),
+    ),
+    Check(
+        "R2",
+        "host_booking_days equals the CONFIRMED bookings per UTC day and host",
+        """SELECT day, host_id, coalesce(r.confirmed, 0), coalesce(b.confirmed, 0)
+             FROM host_booking_days AS r
+             FULL JOIN (SELECT (bk.created_at AT TIME ZONE 'UTC')::date AS day, s.host_id,
+                               count(*) AS confirmed
+                          FROM bookings bk JOIN slots s ON s.id = bk.slot_id
+                         WHERE bk.status = 'CONFIRMED' GROUP BY 1, 2) AS b USING (day, host_id)
+            WHERE coalesce(r.confirmed, 0) <> coalesce(b.confirmed, 0)""",
+        ("day", "hostId", "rollup", "confirmed"),
+    ),
+    Check(
+        "R3",
+        "slot_quarters equals the capacity and booked_count of non-cancelled slots per bucket",
+        """SELECT bucket, concat(coalesce(r.capacity, 0), '/', coalesce(r.booked, 0)),
+                  concat(coalesce(s.capacity, 0), '/', coalesce(s.booked, 0))
+             FROM (SELECT bucket, sum(capacity) AS capacity, sum(booked) AS booked
+                     FROM slot_quarters GROUP BY bucket) AS r
+             FULL JOIN (SELECT date_bin('15 minutes', start_time,
+                                        TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
+                               sum(capacity) AS capacity, sum(booked_count) AS booked
+                          FROM slots WHERE status <> 'CANCELLED' GROUP BY 1) AS s USING (bucket)
+            WHERE coalesce(r.capacity, 0) <> coalesce(s.capacity, 0)
+               OR coalesce(r.booked, 0) <> coalesce(s.booked, 0)""",
+        ("bucket", "rollupCapacityBooked", "slotsCapacityBooked"),
+    ),
 )
 WARNINGS = (
     Check(

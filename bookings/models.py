@@ -12,7 +12,7 @@ from django.db.models import Q
 from core.audit import EventSource
 from core.db.instants import now_ms
 from core.db.models import BaseModel
-from slots.models import Slot, SlotStatus
+from slots.models import QUARTER_SQL, STRIPE_SQL, Slot, SlotStatus
 
 
 class BookingStatus(models.TextChoices):
@@ -72,6 +72,105 @@ BOOKINGS_SYNC_SLOT = pgtrigger.Trigger(
 )
 
 
+def _rollup_sql() -> str:
+    """The body of the trigger bookings_rollup: the analytics rollups follow every booking.
+
+    booking_quarters counts the bookings (all, and CANCELLED) per 15-minute UTC bucket of
+    created_at and stripe (the writing backend); host_booking_days counts the CONFIRMED ones
+    per UTC day of created_at and host of the booking's current slot. Each change subtracts the
+    old row and adds the new one, in one upsert per table when the key stays the same: a
+    cancellation is one quarter upsert and one host-day upsert, a reschedule to another host's
+    slot one host-day upsert each way.
+    """
+    confirmed, cancelled = BookingStatus.CONFIRMED.value, BookingStatus.CANCELLED.value
+    slots = Slot._meta.db_table
+    quarter = """
+        INSERT INTO booking_quarters AS q (bucket, stripe, total, cancelled)
+        VALUES ({bucket}, writer_stripe, {total}, {cancelled})
+        ON CONFLICT (bucket, stripe) DO UPDATE
+           SET total = q.total + EXCLUDED.total, cancelled = q.cancelled + EXCLUDED.cancelled;"""
+    host_day = """
+        INSERT INTO host_booking_days AS d (day, host_id, confirmed) VALUES ({day}, {host}, {n})
+        ON CONFLICT (day, host_id) DO UPDATE SET confirmed = d.confirmed + EXCLUDED.confirmed;"""
+    return f"""
+    writer_stripe := {STRIPE_SQL};
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        old_bucket := {QUARTER_SQL.format(instant="OLD.created_at")};
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        new_bucket := {QUARTER_SQL.format(instant="NEW.created_at")};
+    END IF;
+    IF old_bucket = new_bucket THEN
+        IF NEW.status <> OLD.status THEN
+            {
+        quarter.format(
+            bucket="new_bucket",
+            total="0",
+            cancelled=f"(NEW.status = '{cancelled}')::int - (OLD.status = '{cancelled}')::int",
+        )
+    }
+        END IF;
+    ELSE
+        IF old_bucket IS NOT NULL THEN
+            {
+        quarter.format(
+            bucket="old_bucket", total="-1", cancelled=f"-(OLD.status = '{cancelled}')::int"
+        )
+    }
+        END IF;
+        IF new_bucket IS NOT NULL THEN
+            {
+        quarter.format(
+            bucket="new_bucket", total="1", cancelled=f"(NEW.status = '{cancelled}')::int"
+        )
+    }
+        END IF;
+    END IF;
+
+    IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.status = '{confirmed}' THEN
+        SELECT host_id INTO old_host FROM {slots} WHERE id = OLD.slot_id;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.status = '{confirmed}' THEN
+        IF old_host IS NOT NULL AND NEW.slot_id = OLD.slot_id THEN
+            new_host := old_host;
+        ELSE
+            SELECT host_id INTO new_host FROM {slots} WHERE id = NEW.slot_id;
+        END IF;
+    END IF;
+    IF old_host = new_host AND (OLD.created_at AT TIME ZONE 'UTC')::date
+                               = (NEW.created_at AT TIME ZONE 'UTC')::date THEN
+        RETURN NULL;
+    END IF;
+    IF old_host IS NOT NULL THEN
+        {host_day.format(day="(OLD.created_at AT TIME ZONE 'UTC')::date", host="old_host", n="-1")}
+    END IF;
+    IF new_host IS NOT NULL THEN
+        {host_day.format(day="(NEW.created_at AT TIME ZONE 'UTC')::date", host="new_host", n="1")}
+    END IF;
+    RETURN NULL;
+"""
+
+
+# Keeps the analytics rollups exact in the same transaction as every booking change (a slot's
+# host never changes: slots_rollup refuses it). Per booking: one upsert per rollup.
+BOOKINGS_ROLLUP = pgtrigger.Trigger(
+    name="bookings_rollup",
+    when=pgtrigger.After,
+    operation=pgtrigger.Insert
+    | pgtrigger.Delete
+    | pgtrigger.UpdateOf("status", "slot_id", "created_at"),
+    level=pgtrigger.Row,
+    declare=[
+        ("writer_stripe", "integer"),
+        ("old_bucket", "timestamptz"),
+        ("new_bucket", "timestamptz"),
+        ("old_host", "uuid"),
+        ("new_host", "uuid"),
+    ],
+    func=_rollup_sql(),
+)
+
+
 class Booking(BaseModel):
     # db_index=False: the (slot, status) and (user, status) indexes serve lookups by either.
     slot = models.ForeignKey(
@@ -92,7 +191,7 @@ class Booking(BaseModel):
             models.Index(fields=["slot", "status"], name="bookings_slot_status_idx"),
             models.Index(fields=["created_at"], name="bookings_created_idx"),
         ]
-        triggers = [BOOKINGS_SYNC_SLOT]
+        triggers = [BOOKINGS_SYNC_SLOT, BOOKINGS_ROLLUP]
         constraints = [
             # One guest, one place per slot. Capacity itself is held by the slot's booked_count,
             # which the trigger bookings_sync_slot keeps equal to its CONFIRMED bookings, under
@@ -111,6 +210,39 @@ class Booking(BaseModel):
 
     def __str__(self) -> str:
         return f"Booking {self.pk} ({self.status})"
+
+
+class BookingQuarter(models.Model):
+    """Bookings per 15-minute UTC bucket of created_at and stripe (the writing backend):
+    all of them, and the CANCELLED ones. Written only by the trigger bookings_rollup."""
+
+    pk = models.CompositePrimaryKey("bucket", "stripe")
+    bucket = models.DateTimeField()
+    stripe = models.SmallIntegerField()
+    total = models.BigIntegerField()
+    cancelled = models.BigIntegerField()
+
+    class Meta:
+        db_table = "booking_quarters"
+
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d %H:%M} #{self.stripe}: {self.total}"
+
+
+class HostBookingDay(models.Model):
+    """CONFIRMED bookings per UTC day of created_at and host of their current slot. Written only
+    by the trigger bookings_rollup; the host's concurrent bookings are naturally spread."""
+
+    pk = models.CompositePrimaryKey("day", "host_id")
+    day = models.DateField()
+    host_id = models.UUIDField()
+    confirmed = models.BigIntegerField()
+
+    class Meta:
+        db_table = "host_booking_days"
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.host_id}: {self.confirmed}"
 
 
 class EventAction(models.TextChoices):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import pgtrigger
 from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateTimeRangeField, RangeBoundary, RangeOperators
@@ -23,6 +24,85 @@ class SlotStatus(models.TextChoices):
 class TsTzRange(Func):
     function = "TSTZRANGE"
     output_field = DateTimeRangeField()
+
+
+# Rollups for analytics -------------------------------------------------------------------------
+# Every instant offset of a modern zone is a multiple of 15 minutes (+5:30, +5:45, +8:45, +12:45),
+# so sums over 15-minute UTC buckets answer a range of whole local days exactly.
+QUARTER_SQL = "date_bin('15 minutes', {instant}, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
+# Concurrent writers to one bucket spread over this many rows, summed at read time: one row per
+# bucket would serialise every booking made in the same quarter of an hour on its row lock. The
+# stripe is the writer's backend: two transactions in flight at once are on two connections, and
+# a bucket gets one row per connection that wrote to it (not one per booking), so reads stay
+# small. A cancellation may land on another stripe than its booking: only the sums mean anything.
+ROLLUP_STRIPES = 16
+STRIPE_SQL = f"(pg_backend_pid() % {ROLLUP_STRIPES})"
+
+
+def _slots_rollup_sql() -> str:
+    """The body of the trigger slots_rollup: slot_quarters follows the slots that are not
+    CANCELLED, by the quarter of their start_time.
+
+    Each change subtracts the old row's (capacity, booked_count) from its bucket and adds the new
+    row's, in one upsert when the bucket stays the same (a booking: booked_count + 1). A slot's
+    host never changes (the host-day rollup of bookings depends on it): such an UPDATE fails.
+    """
+    cancelled = SlotStatus.CANCELLED.value
+    upsert = """
+        INSERT INTO slot_quarters AS q (bucket, stripe, capacity, booked)
+        VALUES ({bucket}, writer_stripe, {capacity}, {booked})
+        ON CONFLICT (bucket, stripe) DO UPDATE
+           SET capacity = q.capacity + EXCLUDED.capacity, booked = q.booked + EXCLUDED.booked;"""
+    return f"""
+    IF TG_OP = 'UPDATE' AND NEW.host_id <> OLD.host_id THEN
+        RAISE EXCEPTION 'a slot''s host never changes' USING ERRCODE = 'check_violation',
+            CONSTRAINT = 'slots_host_unchanged';
+    END IF;
+    writer_stripe := {STRIPE_SQL};
+    IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.status <> '{cancelled}' THEN
+        old_bucket := {QUARTER_SQL.format(instant="OLD.start_time")};
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.status <> '{cancelled}' THEN
+        new_bucket := {QUARTER_SQL.format(instant="NEW.start_time")};
+    END IF;
+    IF old_bucket = new_bucket THEN
+        IF NEW.capacity <> OLD.capacity OR NEW.booked_count <> OLD.booked_count THEN
+            {
+        upsert.format(
+            bucket="new_bucket",
+            capacity="NEW.capacity - OLD.capacity",
+            booked="NEW.booked_count - OLD.booked_count",
+        )
+    }
+        END IF;
+        RETURN NULL;
+    END IF;
+    IF old_bucket IS NOT NULL THEN
+        {upsert.format(bucket="old_bucket", capacity="-OLD.capacity", booked="-OLD.booked_count")}
+    END IF;
+    IF new_bucket IS NOT NULL THEN
+        {upsert.format(bucket="new_bucket", capacity="NEW.capacity", booked="NEW.booked_count")}
+    END IF;
+    RETURN NULL;
+"""
+
+
+# Keeps slot_quarters equal to the slots' sums in the same transaction as every change; the
+# analytics utilisation reads it, check_integrity verifies it.
+SLOTS_ROLLUP = pgtrigger.Trigger(
+    name="slots_rollup",
+    when=pgtrigger.After,
+    operation=pgtrigger.Insert
+    | pgtrigger.Delete
+    | pgtrigger.UpdateOf("start_time", "capacity", "booked_count", "status", "host_id"),
+    level=pgtrigger.Row,
+    declare=[
+        ("writer_stripe", "integer"),
+        ("old_bucket", "timestamptz"),
+        ("new_bucket", "timestamptz"),
+    ],
+    func=_slots_rollup_sql(),
+)
 
 
 class Slot(BaseModel):
@@ -49,6 +129,7 @@ class Slot(BaseModel):
             models.Index(fields=["status", "start_time"], name="slots_status_start_idx"),
             models.Index(fields=["start_time"], name="slots_start_idx"),
         ]
+        triggers = [SLOTS_ROLLUP]
         constraints = [
             models.CheckConstraint(
                 condition=Q(end_time__gt=F("start_time")), name="slots_end_after_start"
@@ -86,6 +167,23 @@ class Slot(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.start_time:%Y-%m-%d %H:%M}-{self.end_time:%H:%M} UTC ({self.status})"
+
+
+class SlotQuarter(models.Model):
+    """The slots that are not CANCELLED, summed per 15-minute UTC bucket of start_time and
+    stripe (the writing backend). Written only by the trigger slots_rollup."""
+
+    pk = models.CompositePrimaryKey("bucket", "stripe")
+    bucket = models.DateTimeField()
+    stripe = models.SmallIntegerField()
+    capacity = models.BigIntegerField()
+    booked = models.BigIntegerField()
+
+    class Meta:
+        db_table = "slot_quarters"
+
+    def __str__(self) -> str:
+        return f"{self.bucket:%Y-%m-%d %H:%M} #{self.stripe}: {self.booked}/{self.capacity}"
 
 
 class SlotEventAction(models.TextChoices):
