@@ -313,7 +313,7 @@ DROP FUNCTION IF EXISTS booking_refusal(uuid, uuid, timestamptz, boolean, uuid, 
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("bookings", "0007_holds_and_waitlist"),
+        ("bookings", "0008_analytics_rollups"),
         ("accounts", "0003_host_policies"),
     ]
 
