@@ -3,27 +3,25 @@
 The only code that reads BOOKING_MODE. Sync mode calls booking_create() in the request. Queued
 mode runs the unlocked pre-read here, claims a key (the client's, or a server uuid), publishes the
 task `bookings.create` to the slot's partition queue and waits for the worker, which calls the
-same booking_create() and stores the outcome in the idempotency record. The client gets the same
-bytes either way; the only additions are QUEUE_UNAVAILABLE and QUEUE_TIMEOUT.
+same booking_create(), stores the outcome in the idempotency record and, once committed, pushes
+it to a reply list of this attempt. The client gets the same bytes either way; the only
+additions are QUEUE_UNAVAILABLE and QUEUE_TIMEOUT.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from typing import Any
 from uuid import UUID
 
 import redis
-from celery.exceptions import TimeoutError as CeleryTimeoutError
-from celery.result import AsyncResult
 from django.conf import settings
 
 from bookings.errors import QueueTimeoutError, QueueUnavailableError
 from bookings.renderers import BOOKING_CREATED
 from bookings.services import booking_create, booking_precheck
-from bookings.tasks import booking_create_task
-from core.broker import bounded_publish_pool
+from bookings.tasks import booking_create_task, booking_reply_key
+from core.broker import bounded_publish_pool, reply_wait
 from core.context import current_request_id
 from core.errors import DomainError, IdempotencyKeyInProgressError, InternalError
 from core.idempotency.records import (
@@ -31,6 +29,7 @@ from core.idempotency.records import (
     IdempotencyScope,
     Outcome,
     idempotency_release,
+    idempotency_stored,
     recorded,
 )
 
@@ -90,7 +89,7 @@ def booking_request(
         "requestId": current_request_id(),  # the worker records it on the audit row
     }
     try:
-        result = _publish(payload, queue=booking_queue_name(booking_partition(slot_id)))
+        _publish(payload, queue=booking_queue_name(booking_partition(slot_id)))
     except Exception:
         logger.warning("booking task could not be published", exc_info=True)
         # Withdraw the claim: if the message reached Redis anyway, its task finds no claim and
@@ -99,46 +98,63 @@ def booking_request(
         if stored is not None:
             return stored
         raise QueueUnavailableError() from None
-    return _wait(result, claim=claim)
+    return booking_reply_wait(claim=claim)
 
 
-def _publish(payload: dict[str, Any], *, queue: str) -> AsyncResult:
+def _publish(payload: dict[str, Any], *, queue: str) -> None:
     timeout = settings.BOOKING_QUEUE_PUBLISH_TIMEOUT
     pool = bounded_publish_pool(settings.CELERY_BROKER_URL, timeout=timeout, size=PUBLISH_POOL_SIZE)
     with pool.acquire(block=True, timeout=timeout) as connection:
         try:
-            return booking_create_task.apply_async(  # type: ignore[call-arg]
-                args=(payload,), queue=queue, connection=connection, retry=False
+            # ignore_result: the reply comes through booking_reply_key(), so Celery neither
+            # subscribes to a result channel here nor stores a result in the worker. The
+            # payload is a flat dict of short strings: plain repr() is what Celery's saferepr
+            # would log for it, at a fraction of the cost.
+            booking_create_task.apply_async(  # type: ignore[call-arg]
+                args=(payload,),
+                queue=queue,
+                connection=connection,
+                retry=False,
+                ignore_result=True,
+                argsrepr=repr((payload,)),
+                kwargsrepr="{}",
             )
         except Exception:
             connection.collect()  # drop a broken socket; the pool reconnects next time
             raise
 
 
-def _wait(result: AsyncResult, *, claim: IdempotencyClaim) -> Outcome:
+def booking_reply_wait(*, claim: IdempotencyClaim) -> Outcome:
+    """The outcome of the published task of `claim`, within BOOKING_QUEUE_WAIT seconds.
+
+    The worker's reply is what it stored in the record (or, for a 5xx, what made it release
+    the claim), pushed only after its transaction committed, so it is sent as is. Without a
+    reply in time, or when Redis fails during the wait, the record decides: a worker may have
+    committed and lost its reply (killed, Redis hiccup), or committed just as the wait ended.
+    Raises QueueTimeoutError while the outcome is still open, the 5xx DomainError the worker
+    reported, IdempotencyKeyInProgressError when the claim was taken over while queued.
+    """
+    key = booking_reply_key(claim.attempt)
     try:
-        reply = result.get(timeout=settings.BOOKING_QUEUE_WAIT, propagate=False)
-    except Exception as exc:
-        # No answer in time (or the result channel failed): the task is not cancelled and its
-        # outcome will be stored under the key. The claim stays; the client retries with it.
-        if not isinstance(exc, CeleryTimeoutError):
-            logger.warning("waiting for booking task %s failed", result.id, exc_info=True)
-        _stop_waiting(result)
-        raise QueueTimeoutError(key=claim.key) from None
-    result.forget()
-    if not isinstance(reply, dict):
-        logger.error("booking task %s failed: %r", result.id, reply)
-        raise InternalError()
+        reply = reply_wait(settings.CELERY_BROKER_URL, key, timeout=settings.BOOKING_QUEUE_WAIT)
+    except Exception:
+        logger.warning("waiting for the reply %s failed", key, exc_info=True)
+        reply = None
+    if reply is None:
+        stored = idempotency_stored(claim=claim)
+        if stored is not None:
+            return stored
+        # The task is not cancelled and its outcome will be stored under the key. The claim
+        # stays; the client retries with it.
+        raise QueueTimeoutError(key=claim.key)
     if "status" in reply:
         return Outcome(int(reply["status"]), str(reply["body"]))
     if "error" in reply:  # not stored (5xx): the worker released the claim
         raise DomainError.from_payload(reply["error"])
-    raise IdempotencyKeyInProgressError()  # the claim was taken over while queued
-
-
-def _stop_waiting(result: AsyncResult) -> None:
-    with contextlib.suppress(Exception):  # best effort: only an unsubscribe
-        result.backend.remove_pending_result(result)  # type: ignore[attr-defined]
+    if reply.get("lost"):  # the claim was taken over while queued
+        raise IdempotencyKeyInProgressError()
+    logger.error("booking reply %s is not understood: %r", key, reply)
+    raise InternalError()
 
 
 def queued_broker_probe() -> str | None:

@@ -11,13 +11,16 @@ from functools import partial
 from typing import Any
 from uuid import UUID
 
+import redis
 from celery import Task, shared_task
+from django.conf import settings
 from django.db import transaction
 
 from bookings.renderers import BOOKING_CREATED
 from bookings.services import booking_create
 from core.api.exception_handler import as_domain_error
 from core.audit import EventSource
+from core.broker import reply_send
 from core.context import request_context
 from core.idempotency.records import (
     ClaimLostError,
@@ -28,6 +31,15 @@ from core.idempotency.records import (
 )
 
 logger = logging.getLogger(__name__)
+
+# A reply nobody pops (its request stopped waiting) goes away on its own; the outcome itself
+# lives in the idempotency record, so nothing is lost with it.
+BOOKING_REPLY_TTL_SECONDS = 60
+
+
+def booking_reply_key(attempt: UUID | str) -> str:
+    """The reply list of one claim attempt: the API that published it waits on it."""
+    return f"bookings:reply:{attempt}"
 
 
 def enqueue_after_commit(task: Task, *args: Any, queue: str = "default") -> None:
@@ -48,11 +60,30 @@ def booking_create_task(payload: dict[str, Any]) -> dict[str, Any]:
     Safe to run twice (redelivery after a crash): the service locks the record first and writes
     only while it is IN_PROGRESS with this attempt; otherwise the stored outcome is returned.
     Returns {"status", "body"} (the stored answer), {"error": payload} (not stored: 5xx), or
-    {"lost": true} (the claim was withdrawn or taken over, nothing to report).
+    {"lost": true} (the claim was withdrawn or taken over, nothing to report), and pushes the
+    same reply to booking_reply_key(attempt) for the API that waits. The API publishes with
+    ignore_result, so Celery's result backend is not written for it.
     """
     # The API's request id, so that the audit row and the worker's log lines name the request.
     with request_context(payload.get("requestId")):
-        return _booking_create(payload)
+        reply = _booking_create(payload)
+        # Only now: booking_create's transaction (or the settling one) has committed, so the
+        # waiter never hears of an outcome the record does not hold yet.
+        _send_reply(payload["attempt"], reply)
+    return reply
+
+
+def _send_reply(attempt: str, reply: dict[str, Any]) -> None:
+    try:
+        reply_send(
+            settings.CELERY_BROKER_URL,
+            booking_reply_key(attempt),
+            reply,
+            ttl=BOOKING_REPLY_TTL_SECONDS,
+        )
+    except redis.RedisError:
+        # The outcome is stored; the API reads the record when its wait ends without a reply.
+        logger.warning("could not send the reply of booking attempt %s", attempt, exc_info=True)
 
 
 def _booking_create(payload: dict[str, Any]) -> dict[str, Any]:

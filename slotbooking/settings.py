@@ -367,7 +367,9 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_ACCEPT_CONTENT = ["json"]
-CELERY_RESULT_EXPIRES = 3600  # seconds; a reply nobody collected (QUEUE_TIMEOUT) goes away
+# seconds; a result nobody collected goes away. Queued bookings store none: they are published
+# with ignore_result and answer through a reply list (bookings/tasks.py).
+CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_DB_REUSE_MAX = 1000  # workers keep their database connection between tasks

@@ -34,7 +34,11 @@ from rest_framework.request import Request
 
 from core.api.renderers import JsonRenderer
 from core.db.instants import now_ms
-from core.db.transactions import in_service_transaction, require_transaction
+from core.db.transactions import (
+    in_service_transaction,
+    require_transaction,
+    translate_database_error,
+)
 from core.errors import (
     DomainError,
     IdempotencyKeyInProgressError,
@@ -199,7 +203,21 @@ def _insert_claim(*, user_id: UUID, key: str, fingerprint: str, attempt: UUID) -
             row = cursor.fetchone()
         return row[0] if row else None
 
-    return in_service_transaction(work)
+    if connection.in_atomic_block:
+        # Durable: raises inside someone else's transaction, with which the claim would commit.
+        return in_service_transaction(work)
+    # Outside any transaction the statement is its own transaction, committed when it returns:
+    # one round trip instead of BEGIN, SET LOCAL lock_timeout, INSERT, COMMIT. No lock wait to
+    # bound: ON CONFLICT waits only for another uncommitted insert of the same (user, key), and
+    # every insert of a record is such a single statement; a committed row is seen at once, row
+    # locks on it or not.
+    try:
+        return work()
+    except DatabaseError as exc:
+        error = translate_database_error(exc)
+        if error is None:
+            raise
+        raise error from exc
 
 
 def idempotency_claim(*, user_id: UUID, key: str, fingerprint: str) -> IdempotencyClaim | Outcome:
@@ -334,6 +352,17 @@ def idempotency_release(*, claim: IdempotencyClaim) -> Outcome | None:
         return _stored(IdempotencyRecord.objects.filter(pk=claim.record_id).first())
 
     return in_service_transaction(work)
+
+
+def idempotency_stored(*, claim: IdempotencyClaim) -> Outcome | None:
+    """The outcome this attempt stored, if it has completed; None while it is open, or when the
+    record was released or taken over by another attempt. One unlocked read, no writes."""
+    record = (
+        IdempotencyRecord.objects.filter(pk=claim.record_id, attempt=claim.attempt)
+        .only("state", "response_status", "response_body")
+        .first()
+    )
+    return _stored(record)
 
 
 def idempotency_settle(*, claim: IdempotencyClaim, error: BaseException) -> Outcome | None:
