@@ -281,6 +281,7 @@ def booking_create(
     actor_id: UUID | None = None,
     request_id: str | None = None,
     idempotency: IdempotencyClaim | None = None,
+    precheck: bool = True,
 ) -> Booking:
     """Book `slot_id` for `user_id`: the one code path for API, worker, admin and commands.
 
@@ -291,15 +292,17 @@ def booking_create(
     released holds are offered to the waitlist in the same transaction. With an `idempotency`
     claim (API and queued worker) the record is locked first and the success is stored in it in
     the same transaction; a claim that is no longer this attempt's raises ClaimLostError and
-    writes nothing. With `hold_id` the pre-read is skipped; the caller's active hold on this slot
-    is their place, and it is CONSUMED by the booking (an offered hold also marks the waitlist
-    entry BOOKED).
+    writes nothing. The unlocked pre-read answers a missing or full slot without a transaction;
+    `precheck=False` skips it where the caller just ran it (the queued API, before publishing):
+    the locked checks give the same answers. With `hold_id` it is skipped too; the caller's
+    active hold on this slot is their place, and it is CONSUMED by the booking (an offered hold
+    also marks the waitlist entry BOOKED).
     Raises HoldNotFoundError, HoldSlotMismatchError, HoldExpiredError, SlotNotFoundError,
     SlotNotAvailableError, SlotInPastError, BookingOwnSlotError, AlreadyBookedError,
     BookingNoticeTooShortError, BookingBeyondHorizonError,
     MaxActiveBookingsError, HostAlreadyBookedError, UserNotFoundError, LockTimeoutError.
     """
-    if hold_id is None:
+    if hold_id is None and precheck:
         booking_precheck(slot_id=slot_id)
 
     def work() -> Booking:

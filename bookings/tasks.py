@@ -100,6 +100,7 @@ def _booking_create(payload: dict[str, Any]) -> dict[str, Any]:
             slot_id=UUID(payload["slotId"]),
             hold_id=UUID(payload["holdId"]) if payload.get("holdId") else None,
             source=EventSource.WORKER,
+            precheck=False,  # the API ran it before publishing
             actor_id=user_id,
             idempotency=claim,
         )
