@@ -25,6 +25,7 @@ from accounts.tests.factories import HostFactory, UserFactory
 from bookings.tests.factories import BookingFactory
 from core.api import parsers
 from core.api.renderers import JsonRenderer
+from core.db.instants import format_instant
 from core.errors import MalformedJsonError
 from slots.models import SlotStatus
 from slots.tests.factories import SlotFactory
@@ -241,3 +242,20 @@ def test_real_responses_render_byte_for_byte_as_before(api_as):
         assert response["Content-Type"] == "application/json; charset=utf-8"
         if hasattr(response, "data"):  # a DRF Response: what it rendered from
             assert response.content == ReferenceRenderer().render(response.data), response.content
+
+
+def test_instants_are_written_as_strftime_wrote_them():
+    def reference(value: dt.datetime) -> str:
+        value = value.astimezone(UTC)
+        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+    first, last = dt.datetime(1, 1, 2, tzinfo=UTC), dt.datetime(9999, 12, 30, tzinfo=UTC)
+    span = int((last - first).total_seconds() * 1_000_000)
+    for _ in range(20_000):
+        value = first + timedelta(microseconds=RANDOM.randrange(span))
+        if RANDOM.random() < 0.3:
+            zone = timezone(timedelta(minutes=RANDOM.randrange(-720, 721, 15)))
+            value = value.astimezone(zone)
+        assert format_instant(value) == reference(value)
+    for value in [first, dt.datetime(999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), last]:
+        assert format_instant(value) == reference(value)
