@@ -164,8 +164,9 @@ def slot_list_page(
 ) -> tuple[list[SlotRow], int]:
     """One page of slot_list() as SlotRows, and the total of the whole list.
 
-    One query: the total comes with the rows (a window count), so a COUNT(*) is run only for a
-    page past the end, which has no rows to carry it.
+    One query: the total comes with the rows (a window count over the filtered slots, before
+    the page is cut and joined with its hosts), so a COUNT(*) is run only for a page past the
+    end, which has no rows to carry it.
     """
     now = now_ms()
     where, params = _slot_list_filters(
@@ -176,17 +177,18 @@ def slot_list_page(
         status=status,
         available=available,
     )
-    base = f"FROM slots s JOIN users u ON u.id = s.host_id WHERE {where}"
-    sql = (
-        f"SELECT {slot_row_sql()}, count(*) OVER () {base} "
-        "ORDER BY s.start_time, s.id LIMIT %(limit)s OFFSET %(offset)s"
-    )
+    sql = f"""
+        SELECT {slot_row_sql()}, s.total
+          FROM (SELECT s.*, count(*) OVER () AS total FROM slots s WHERE {where}
+                 ORDER BY s.start_time, s.id LIMIT %(limit)s OFFSET %(offset)s) s
+          JOIN users u ON u.id = s.host_id
+         ORDER BY s.start_time, s.id"""
     with connection.cursor() as cursor:
         cursor.execute(sql, {**params, "limit": limit, "offset": (page - 1) * limit})
         found = cursor.fetchall()
         if found:
             return [SlotRow._make(row[:-1]) for row in found], found[0][-1]
-        cursor.execute(f"SELECT count(*) {base}", params)
+        cursor.execute(f"SELECT count(*) FROM slots s WHERE {where}", params)
         (total,) = cursor.fetchone() or (0,)
     return [], total
 
