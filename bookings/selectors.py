@@ -116,7 +116,7 @@ def slot_row_for_viewer(
     row = None
     if slot_id is not None:
         with connection.cursor() as cursor:
-            params = {"now": now_ms(), "slot": slot_id, "viewer": viewer_id}
+            params: dict[str, Any] = {"now": now_ms(), "slot": slot_id, "viewer": viewer_id}
             cursor.execute(_slot_for_viewer_sql(), params)
             row = cursor.fetchone()
     if row is None:

@@ -77,13 +77,13 @@ def is_api_path(path: str) -> bool:
 def site_only(middleware_class: type[Any]) -> type[Any]:
     """`middleware_class`, skipped for API requests: they go straight to the next layer."""
 
-    class SiteOnly(middleware_class):  # type: ignore[misc,valid-type]
+    class SiteOnly(middleware_class):
         async_capable = False  # the sync handler (WSGI) only; Django adapts the layers around
 
         def __call__(self, request: HttpRequest) -> HttpResponse:
             if is_api_path(request.path_info):
-                return self.get_response(request)  # type: ignore[no-any-return]
-            return super().__call__(request)  # type: ignore[no-any-return]
+                return self.get_response(request)
+            return super().__call__(request)
 
         if hasattr(middleware_class, "process_view"):  # CSRF's check of the view
 
@@ -96,9 +96,7 @@ def site_only(middleware_class: type[Any]) -> type[Any]:
             ) -> HttpResponse | None:
                 if is_api_path(request.path_info):
                     return None
-                return super().process_view(  # type: ignore[no-any-return]
-                    request, callback, callback_args, callback_kwargs
-                )
+                return super().process_view(request, callback, callback_args, callback_kwargs)
 
     SiteOnly.__name__ = SiteOnly.__qualname__ = f"SiteOnly{middleware_class.__name__}"
     return SiteOnly

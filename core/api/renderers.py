@@ -38,13 +38,13 @@ class JsonRenderer(JSONRenderer):
         if data is None:
             return b""
         if (renderer_context or {}).get("indent") or "indent" in (accepted_media_type or ""):
-            return super().render(data, accepted_media_type, renderer_context)  # type: ignore[arg-type]
+            return super().render(data, accepted_media_type, renderer_context)
         try:
             body = orjson.dumps(data, default=_DRF_DEFAULT, option=_ORJSON_OPTIONS)
         except orjson.JSONEncodeError:  # an int beyond 64 bits, a non-string key, a surrogate…
             body = None  # json.dumps writes it, or raises what it always raised
         if body is None or _FLOAT_FORMS.search(body):
-            return super().render(data, accepted_media_type, renderer_context)  # type: ignore[arg-type]
+            return super().render(data, accepted_media_type, renderer_context)
         return body.replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")
 
 

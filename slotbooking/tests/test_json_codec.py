@@ -73,7 +73,7 @@ RANDOM = random.Random(14)
 
 
 def random_floats(count: int) -> list[float]:
-    floats = []
+    floats: list[float] = []
     while len(floats) < count:
         bits = struct.unpack("d", struct.pack("Q", RANDOM.getrandbits(64)))[0]
         if bits == bits and abs(bits) != float("inf"):
@@ -110,7 +110,7 @@ def random_floats(count: int) -> list[float]:
         {1: "int key", None: "none key", 2.5: "float key"},
         b"bytes",
         {"set": {1}},
-        ReturnDict({"a": ReturnList([1, 2], serializer=None)}, serializer=None),
+        ReturnDict({"a": ReturnList([1, 2], serializer=None)}, serializer=None),  # type: ignore[call-overload]
         [SlotStatus.AVAILABLE, {SlotStatus.BOOKED: 1}],
         {"deep": json.loads("[" * 40 + "1" + "]" * 40)},
         [[] for _ in range(3)] + [{}],
