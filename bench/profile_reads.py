@@ -1,7 +1,8 @@
 """Profile the read scenarios with pyinstrument: `python -m bench.profile_reads [N]`.
 
 Run with DATABASE_URL pointing at the bench database (bench/run.py's, `slotbooking_bench`). Each
-scenario (get-slot, list-slots, as bench/scenarios.py builds them) sends N requests straight into
+scenario (get-slot, list-slots as bench/scenarios.py builds them, and book-spread's bookings,
+deleted afterwards as bench/run.py does) sends N requests straight into
 the WSGI application that gunicorn serves (slotbooking.wsgi.application), so the profile is the
 whole of Django's work per request (middleware, DRF, auth, the queries, the rendering) without
 gunicorn's HTTP parsing or Django's test client around it. Writes
@@ -27,8 +28,8 @@ from urllib.parse import urlsplit
 import django
 
 
-def _environ(method: str, target: str, headers: dict[str, str]) -> dict[str, Any]:
-    """A WSGI environ as gunicorn builds it for a bodiless request."""
+def _environ(method: str, target: str, headers: dict[str, str], body: str) -> dict[str, Any]:
+    """A WSGI environ as gunicorn builds it."""
     parts = urlsplit(target)
     environ: dict[str, Any] = {
         "REQUEST_METHOD": method,
@@ -44,14 +45,17 @@ def _environ(method: str, target: str, headers: dict[str, str]) -> dict[str, Any
         "HTTP_USER_AGENT": "wrk",
         "wsgi.version": (1, 0),
         "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(b""),
+        "wsgi.input": io.BytesIO(body.encode()),
         "wsgi.errors": sys.stderr,
         "wsgi.multithread": False,
         "wsgi.multiprocess": True,
         "wsgi.run_once": False,
     }
     for name, value in headers.items():
-        environ["HTTP_" + name.upper().replace("-", "_")] = value
+        key = name.upper().replace("-", "_")
+        environ[key if key == "CONTENT_TYPE" else "HTTP_" + key] = value
+    if body:
+        environ["CONTENT_LENGTH"] = str(len(body.encode()))
     return environ
 
 
@@ -73,14 +77,14 @@ def _caller(application: Callable[..., Iterable[bytes]]) -> Callable[[Any], None
     def call(request: Any) -> None:
         status: list[str] = []
         body = application(
-            _environ(request.method, request.path, request.headers),
+            _environ(request.method, request.path, request.headers, request.body),
             lambda line, headers, exc_info=None: status.append(line),
         )
         try:
             b"".join(body)
         finally:
             getattr(body, "close", lambda: None)()  # request_finished, as gunicorn does
-        if not status[0].startswith("200"):
+        if not status[0].startswith(("200", "201")):
             raise SystemExit(f"{request.method} {request.path} answered {status[0]}")
 
     return call
@@ -98,7 +102,7 @@ def main(count: int) -> None:
     from pyinstrument.stack_sampler import get_stack_sampler
 
     from bench import fixture
-    from bench.scenarios import Context, build_get_slot, build_list_slots
+    from bench.scenarios import Context, Request, build_get_slot, build_list_slots
     from slotbooking.wsgi import application
 
     url = os.environ["DATABASE_URL"]
@@ -111,8 +115,23 @@ def main(count: int) -> None:
             "get-slot": build_get_slot(ctx, 1),
             "list-slots": build_list_slots(ctx, 1),
         }
+        # The per-request cost a booking pays beside its own work: as book-spread, each request
+        # a different free slot for a different user (201s); the bookings are removed after.
+        fixture.reset(conn)
+        pairs = fixture.spread_pairs(conn, limit=2 * count + 400, rng=random.Random(7))
+        scenarios["book-spread"] = [
+            Request(
+                "POST",
+                "/api/bookings",
+                {"x-user-id": user, "Content-Type": "application/json"},
+                json.dumps({"slotId": slot}),
+            )
+            for user, slot in pairs
+        ]
     for name, requests in scenarios.items():
-        queue = iter(requests * (1 + (2 * count + 200) // len(requests)))
+        # Bookings are not repeated (a second one of a pair would be a 409).
+        repeat = 1 if name == "book-spread" else 1 + (2 * count + 200) // len(requests)
+        queue = iter(requests * repeat)
         for _ in range(100):  # warm-up: imports, the URL resolver, connections
             call(next(queue))
         timed = max(count, 200)
@@ -157,6 +176,8 @@ def main(count: int) -> None:
             "calibrated_cost": round(cpu_ms / calibration_ms, 2),
             "queries_per_request": len(queries),
         }
+    with fixture.connect(url) as conn:
+        fixture.reset(conn)
     json.dump(summary, sys.stdout, indent=2)
     sys.stdout.write("\n")
 
