@@ -58,7 +58,9 @@ def test_a_token_unused_for_a_minute_also_records_its_use(django_assert_num_quer
         found = _authenticate_token(f"Bearer {token}")
 
     assert found.pk == user.pk
-    assert ApiToken.objects.get(user=user).last_used_at > stale
+    last_used_at = ApiToken.objects.get(user=user).last_used_at
+    assert last_used_at is not None
+    assert last_used_at > stale
 
 
 def test_a_deferred_column_still_loads_on_demand():
