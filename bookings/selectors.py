@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from functools import cache
 from typing import Any
 from uuid import UUID
 
 from django.contrib.postgres.expressions import ArraySubquery
+from django.db import connection
 from django.db.models import OuterRef, QuerySet
 from django.db.models.functions import JSONObject
 
 from bookings.errors import BookingNotFoundError
 from bookings.models import Booking, BookingEvent, BookingStatus
+from core.db.instants import now_ms
 from core.errors import NotOwnerError
+from slots.errors import SlotNotFoundError
 from slots.models import Slot
-from slots.selectors import slot_get
+from slots.selectors import SlotRow, slot_get, slot_row_sql
 
 NOT_BOOKING_VIEWER = "You can only view your own bookings"
 
@@ -97,3 +102,42 @@ def slot_get_for_viewer(*, slot_id: UUID | None, viewer_id: UUID | None = None) 
         rows = _confirmed_bookings(slot.pk).values_list(_booking_row(), flat=True)
         slot.confirmed_bookings = list(rows)  # type: ignore[attr-defined]  # see docstring
     return slot
+
+
+def slot_row_for_viewer(
+    *, slot_id: UUID | None, viewer_id: UUID
+) -> tuple[SlotRow, list[dict[str, str]] | None]:
+    """slot_get_for_viewer() in one query, for GET /api/slots/{id}: the slot as a SlotRow and,
+    when `viewer_id` is its host, its confirmed bookings {bookingId, userId, userName} in
+    creation order (None for anyone else, who never sees them).
+
+    Raises SlotNotFoundError (also for None, a path segment that is not a uuid).
+    """
+    row = None
+    if slot_id is not None:
+        with connection.cursor() as cursor:
+            params: dict[str, Any] = {"now": now_ms(), "slot": slot_id, "viewer": viewer_id}
+            cursor.execute(_slot_for_viewer_sql(), params)
+            row = cursor.fetchone()
+    if row is None:
+        raise SlotNotFoundError()
+    bookings = row[-1]
+    # The bookings arrive as json text (see the SQL), decoded here.
+    confirmed = None if bookings is None else [json.loads(item) for item in bookings]
+    return SlotRow._make(row[:-1]), confirmed
+
+
+@cache
+def _slot_for_viewer_sql() -> str:
+    # Each booking as json text, its keys in the order the API shows them (json keeps the order
+    # it is given; jsonb would sort them).
+    booking = "json_build_object('bookingId', b.id, 'userId', b.user_id, 'userName', bu.name)"
+    return f"""
+        SELECT {slot_row_sql()},
+               CASE WHEN s.host_id = %(viewer)s THEN ARRAY(
+                   SELECT {booking}::text
+                     FROM bookings b JOIN users bu ON bu.id = b.user_id
+                    WHERE b.slot_id = s.id AND b.status = '{BookingStatus.CONFIRMED.value}'
+                    ORDER BY b.created_at, b.id) END
+          FROM slots s JOIN users u ON u.id = s.host_id
+         WHERE s.id = %(slot)s"""

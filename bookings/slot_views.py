@@ -8,14 +8,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.auth import request_user
-from bookings.selectors import slot_get_for_viewer, with_confirmed_booking
+from bookings.selectors import slot_row_for_viewer, with_confirmed_booking
 from core.api.fields import parse_uuid, query_dict, validate_input
 from core.api.schema import errors, success
 from core.api.viewsets import ApiViewSet, listed, ok, paginate
 from core.errors import ValidationFailedError
 from slots.errors import SlotNotFoundError
 from slots.selectors import slot_list
-from slots.serializers import HostSlotOut, SlotListQuery, SlotOut
+from slots.serializers import HostSlotOut, SlotListQuery, host_slot_out, slot_out
 from slots.views import FILTER_PARAMETERS, SLOT_ID, SlotDetailViewSet, available_filter
 
 
@@ -54,8 +54,9 @@ class SlotWithBookingDetailViewSet(SlotDetailViewSet):
         responses={200: success(HostSlotOut), **errors(SlotNotFoundError)},
     )
     def retrieve(self, request: Request, slot_id: str) -> Response:
-        caller = request_user(request)
-        slot = slot_get_for_viewer(slot_id=parse_uuid(slot_id), viewer_id=caller.pk)
-        if slot.host_id == caller.pk:
-            return ok(HostSlotOut(slot).data)
-        return ok(SlotOut(slot).data)
+        slot, confirmed = slot_row_for_viewer(
+            slot_id=parse_uuid(slot_id), viewer_id=request_user(request).pk
+        )
+        if confirmed is not None:  # the caller is the slot's host
+            return ok(host_slot_out(slot, confirmed))
+        return ok(slot_out(slot))

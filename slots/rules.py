@@ -18,10 +18,15 @@ WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 
 
 class SlotCounts(Protocol):
-    status: str
-    capacity: int
-    booked_count: int
-    held_count: int
+    # Read-only: a model instance and a selector's row (slots.selectors.SlotRow) both qualify.
+    @property
+    def status(self) -> str: ...
+    @property
+    def capacity(self) -> int: ...
+    @property
+    def booked_count(self) -> int: ...
+    @property
+    def held_count(self) -> int: ...
 
 
 def slot_time_errors(

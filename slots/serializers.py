@@ -18,7 +18,7 @@ from core.api.fields import (
     WallTimeField,
 )
 from core.api.viewsets import PageQuery
-from core.db.instants import now_ms
+from core.db.instants import format_instant, now_ms
 from core.limits import (
     CAPACITY_DEFAULT,
     CAPACITY_MAX,
@@ -28,6 +28,7 @@ from core.limits import (
 )
 from slots.models import SlotStatus
 from slots.rules import WEEKDAYS, slot_free_places, slot_time_errors
+from slots.selectors import SlotRow
 
 
 def capacity_field() -> BodyIntegerField:
@@ -203,3 +204,35 @@ class SlotBulkOut(serializers.Serializer):
 class SlotBulkPlanOut(serializers.Serializer):
     planned = PlannedSlotOut(many=True)
     skipped = SkippedSlotOut(many=True)
+
+
+# The same shapes as plain functions, for the hot reads (GET /api/slots, GET /api/slots/{id}):
+# SlotOut's field machinery cost more than the query (bench/profile_reads.py). The classes above
+# stay the published schema; slots/tests/test_fast_reads.py proves both give the same JSON.
+def slot_out(slot: SlotRow) -> dict[str, Any]:
+    """SlotOut of a SlotRow."""
+    return {
+        "id": str(slot.id),
+        "hostId": str(slot.host_id),
+        "hostName": slot.host_name,
+        "startTime": format_instant(slot.start_time),
+        "endTime": format_instant(slot.end_time),
+        "capacity": slot.capacity,
+        "remaining": slot_free_places(slot),
+        "status": slot.status,
+        "createdAt": format_instant(slot.created_at),
+        "updatedAt": format_instant(slot.updated_at),
+    }
+
+
+def host_slot_out(slot: SlotRow, confirmed: list[dict[str, str]]) -> dict[str, Any]:
+    """HostSlotOut of a SlotRow and its confirmed bookings {bookingId, userId, userName}."""
+    data = slot_out(slot)
+    data["bookings"] = [
+        {"bookingId": b["bookingId"], "userId": b["userId"], "userName": b["userName"]}
+        for b in confirmed
+    ]
+    if slot.capacity == 1 and confirmed:
+        data["bookingId"] = confirmed[0]["bookingId"]
+        data["bookedByUserId"] = confirmed[0]["userId"]
+    return data

@@ -19,7 +19,7 @@ from core.api.schema import (
     path_id,
     success,
 )
-from core.api.viewsets import ApiViewSet, listed, ok, paginate
+from core.api.viewsets import ApiViewSet, listed, ok
 from core.errors import (
     LockTimeoutError,
     NotAHostError,
@@ -37,7 +37,7 @@ from core.idempotency.records import (
     success_outcome,
 )
 from slots.errors import SlotHasBookingError, SlotNotFoundError, SlotOverlapError
-from slots.selectors import slot_list
+from slots.selectors import slot_list_page
 from slots.serializers import (
     DeletedOut,
     SlotBulkIn,
@@ -46,6 +46,7 @@ from slots.serializers import (
     SlotCreateIn,
     SlotListQuery,
     SlotOut,
+    slot_out,
 )
 from slots.services import (
     PlannedSlot,
@@ -133,15 +134,18 @@ class SlotViewSet(ApiViewSet):
     )
     def list(self, request: Request) -> Response:
         query = validate_input(SlotListQuery, query_dict(request.query_params))
-        slots = slot_list(
+        page, limit = query["page"], query["limit"]
+        rows, total = slot_list_page(
+            page=page,
+            limit=limit,
             host_id=query.get("hostId"),
             start_date=query.get("startDate"),
             end_date=query.get("endDate"),
             status=query.get("status"),
             available=available_filter(query),
         )
-        rows, meta = paginate(slots, page=query["page"], limit=query["limit"])
-        return listed(SlotOut(rows, many=True).data, meta)
+        meta = {"page": page, "limit": limit, "total": total}
+        return listed([slot_out(row) for row in rows], meta)
 
 
 class SlotDetailViewSet(ApiViewSet):

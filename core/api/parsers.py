@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import IO, Any
 
+import orjson
 from django.conf import settings
 from rest_framework import parsers
 
@@ -50,15 +52,34 @@ def _parse_int(text: str) -> int | float:
     return int(text) if len(text) <= 300 else float(text)
 
 
+# orjson reads a body several times faster than json and, for every body it accepts, to the same
+# value, except an integer beyond 64 bits, which it makes a float: a body with a run of 19 digits
+# or more is read by json. Whatever orjson refuses is read by json too, which decides: it takes a
+# few things orjson does not (1e400, an escaped lone surrogate) and words the refusals.
+_LONG_NUMBER = re.compile(rb"[0-9]{19}")
+
+
+def _fast_loads(body: bytes) -> tuple[bool, Any]:
+    """(True, the value) when orjson reads `body` as json would; (False, None) to ask json."""
+    if _LONG_NUMBER.search(body):
+        return False, None
+    try:
+        return True, orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False, None
+
+
 def loads(body: bytes) -> Any:
     """Strict JSON: UTF-8 only, no NaN/Infinity, at most 64 levels deep; else MALFORMED_JSON."""
     if not body.strip():
         return {}
-    try:
-        text = body.decode("utf-8")
-        value = json.loads(text, parse_constant=_reject_constant, parse_int=_parse_int)
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise MalformedJsonError() from None
+    read, value = _fast_loads(body)
+    if not read:
+        try:
+            text = body.decode("utf-8")
+            value = json.loads(text, parse_constant=_reject_constant, parse_int=_parse_int)
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            raise MalformedJsonError() from None
     if _depth_exceeds(value, MAX_DEPTH):
         raise MalformedJsonError()
     return value

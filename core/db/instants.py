@@ -28,9 +28,12 @@ def truncate_ms(value: datetime) -> datetime:
 
 
 def format_instant(value: datetime) -> str:
-    """`2026-02-01T10:00:00.000Z`: UTC, always three fraction digits."""
+    """`2026-02-01T10:00:00.000Z`: UTC, always three fraction digits (truncated)."""
     value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    if value.year < 1000:  # strftime writes such a year unpadded; isoformat would pad it
+        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    # isoformat is several times faster than strftime and truncates to milliseconds too.
+    return value.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def parse_instant(value: object, *, allow_number: bool) -> datetime:
