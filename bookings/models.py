@@ -95,7 +95,17 @@ def _rollup_sql() -> str:
     """
     confirmed, cancelled = BookingStatus.CONFIRMED.value, BookingStatus.CANCELLED.value
     slots = Slot._meta.db_table
-    block = {"table": HOST_BLOCKS_TABLE, "epoch": BLOCK_EPOCH.isoformat(), "size": BLOCK_DAYS}
+    # Element by element, written out: a third of the cost of ARRAY(SELECT ... unnest(...)).
+    add = ",\n                           ".join(
+        ", ".join(f"b.cum[{i}] + EXCLUDED.cum[{i}]" for i in range(row, row + 4))
+        for row in range(1, BLOCK_DAYS + 1, 4)
+    )
+    block = {
+        "table": HOST_BLOCKS_TABLE,
+        "epoch": BLOCK_EPOCH.isoformat(),
+        "size": BLOCK_DAYS,
+        "add": add,
+    }
     quarter = """
         INSERT INTO booking_quarters AS q (bucket, stripe, total, cancelled)
         VALUES ({bucket}, writer_stripe, {total}, {cancelled})
@@ -108,9 +118,7 @@ def _rollup_sql() -> str:
         VALUES (day_at - day_in_block, {host},
                 array_fill(0, ARRAY[day_in_block]) || array_fill({n}, ARRAY[{size} - day_in_block]))
         ON CONFLICT (block, host_id) DO UPDATE
-           SET cum = ARRAY(SELECT x + y
-                             FROM unnest(b.cum, EXCLUDED.cum) WITH ORDINALITY AS u(x, y, i)
-                            ORDER BY i);"""
+           SET cum = ARRAY[{add}];"""
     return f"""
     writer_stripe := {STRIPE_SQL};
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
