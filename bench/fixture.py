@@ -172,7 +172,7 @@ def seed(conn: psycopg.Connection, config: SeedConfig) -> None:
     with conn.transaction():
         conn.execute(sql.encode())  # a whole script: no parameters, so the simple query protocol
     conn.execute(
-        "VACUUM (ANALYZE) users, slots, bookings, booking_quarters, host_booking_days, "
+        "VACUUM (ANALYZE) users, slots, bookings, booking_quarters, host_booking_blocks, "
         "slot_quarters"
     )
     conn.execute("ANALYZE")
@@ -263,13 +263,19 @@ INVARIANTS = {
                      FROM bookings GROUP BY 1) b USING (bucket)
         WHERE coalesce(r.total, 0) <> coalesce(b.total, 0)
            OR coalesce(r.cancelled, 0) <> coalesce(b.cancelled, 0)""",
-    "host_booking_days equals the CONFIRMED bookings per UTC day and host": """
-        SELECT day, host_id FROM host_booking_days r
+    "host_booking_blocks equals the CONFIRMED bookings per UTC day and host": """
+        SELECT day, host_id
+          FROM (SELECT block + (i - 1)::integer AS day, host_id,
+                       CASE WHEN cardinality(cum) = 32 AND mod(block - DATE '2000-01-01', 32) = 0
+                            THEN running - coalesce(lag(running) OVER (
+                                     PARTITION BY block, host_id ORDER BY i), 0)
+                       END AS confirmed
+                  FROM host_booking_blocks, unnest(cum) WITH ORDINALITY AS u(running, i)) r
         FULL JOIN (SELECT (bk.created_at AT TIME ZONE 'UTC')::date AS day, s.host_id,
                           count(*) AS confirmed
                      FROM bookings bk JOIN slots s ON s.id = bk.slot_id
                     WHERE bk.status = 'CONFIRMED' GROUP BY 1, 2) b USING (day, host_id)
-        WHERE coalesce(r.confirmed, 0) <> coalesce(b.confirmed, 0)""",
+        WHERE r.confirmed IS DISTINCT FROM coalesce(b.confirmed, 0)""",
     "slot_quarters equals the non-cancelled slots per 15-minute bucket": """
         SELECT bucket FROM (SELECT bucket, sum(capacity) AS capacity, sum(booked) AS booked
                               FROM slot_quarters GROUP BY bucket) r

@@ -128,15 +128,30 @@ END $$;
 
 -- The analytics rollups, as the migrations backfill them (stripe 0; only the sums mean
 -- anything), then their triggers back on.
-TRUNCATE booking_quarters, host_booking_days, slot_quarters;
+TRUNCATE booking_quarters, host_booking_blocks, slot_quarters;
 INSERT INTO booking_quarters (bucket, stripe, total, cancelled)
 SELECT date_bin('15 minutes', created_at, TIMESTAMPTZ '2000-01-01 00:00:00+00'), 0,
        count(*), count(*) FILTER (WHERE status = 'CANCELLED')
   FROM bookings GROUP BY 1;
-INSERT INTO host_booking_days (day, host_id, confirmed)
-SELECT (b.created_at AT TIME ZONE 'UTC')::date, s.host_id, count(*)
-  FROM bookings b JOIN slots s ON s.id = b.slot_id
- WHERE b.status = 'CONFIRMED' GROUP BY 1, 2;
+INSERT INTO host_booking_blocks (block, host_id, cum)
+WITH per_day AS (
+    SELECT (b.created_at AT TIME ZONE 'UTC')::date AS day, s.host_id, count(*) AS n
+      FROM bookings b JOIN slots s ON s.id = b.slot_id
+     WHERE b.status = 'CONFIRMED' GROUP BY 1, 2),
+placed AS (
+    SELECT day - ((day - DATE '2000-01-01') % 32 + 32) % 32 AS block, host_id,
+           ((day - DATE '2000-01-01') % 32 + 32) % 32 + 1 AS i, n
+      FROM per_day)
+SELECT block, host_id, array_agg(running::integer ORDER BY i)
+  FROM (SELECT k.block, k.host_id, days.i,
+               sum(coalesce(p.n, 0)) OVER (PARTITION BY k.block, k.host_id
+                                           ORDER BY days.i) AS running
+          FROM (SELECT DISTINCT block, host_id FROM placed) AS k
+         CROSS JOIN generate_series(1, 32) AS days(i)
+          LEFT JOIN placed p
+            ON p.block = k.block AND p.host_id = k.host_id AND p.i = days.i
+       ) AS grid
+ GROUP BY block, host_id;
 INSERT INTO slot_quarters (bucket, stripe, capacity, booked)
 SELECT date_bin('15 minutes', start_time, TIMESTAMPTZ '2000-01-01 00:00:00+00'), 0,
        sum(capacity), sum(booked_count)

@@ -1,6 +1,6 @@
 """The analytics rollups against the raw query they replace, on randomized histories.
 
-analytics_report() reads booking_quarters, host_booking_days and slot_quarters (kept by the
+analytics_report() reads booking_quarters, host_booking_blocks and slot_quarters (kept by the
 triggers bookings_rollup and slots_rollup); analytics_report_raw() reads bookings and slots. Every
 scenario mixes the real services (booking_create, booking_cancel, booking_reschedule to another
 host's slot, slot_update, slot_delete) with the row changes no service makes but the triggers must
@@ -76,7 +76,9 @@ def random_instant(rng: random.Random) -> datetime:
 def random_range(rng: random.Random, zone: str) -> DayRange:
     anchor = rng.choice(ANCHORS).astimezone(ZoneInfo(zone)).date()
     start = anchor + timedelta(days=rng.randint(-5, 2))
-    return DayRange(start, start + timedelta(days=rng.choice((0, 0, 1, 2, 6, 12))), zone)
+    # Up to 100 days: ranges across the edges of host_booking_blocks' 32-day blocks too.
+    days = rng.choice((0, 0, 1, 2, 6, 12, 31, 32, 33, 64, 100))
+    return DayRange(start, start + timedelta(days=days), zone)
 
 
 def assert_reports_equal(day_range: DayRange) -> None:
@@ -184,17 +186,49 @@ def test_the_migration_backfill_equals_the_triggers():
     day_range = DayRange(date(2026, 1, 1), date(2026, 12, 31), "Asia/Kathmandu")
     before = analytics_report(day_range=day_range)
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE booking_quarters, host_booking_days, slot_quarters")
+        cursor.execute("TRUNCATE booking_quarters, host_booking_blocks, slot_quarters")
         for app, name in (
             ("slots", "0004_slot_quarters_rollup"),
             ("bookings", "0008_analytics_rollups"),
+            ("bookings", "0010_host_booking_blocks"),
         ):
             migration = importlib.import_module(f"{app}.migrations.{name}").Migration
-            cursor.execute(migration.operations[-1].sql)
+            for statement in migration.operations[-1].sql.split(";"):
+                # 0008 also filled host_booking_days, which 0010 replaced.
+                if statement.strip() and "host_booking_days" not in statement:
+                    cursor.execute(statement)
     assert_rollups_exact()
     assert (
         analytics_report(day_range=day_range) == before == analytics_report_raw(day_range=day_range)
     )
+
+
+@pytest.mark.django_db
+def test_top_hosts_are_exact_on_every_day_around_a_block_edge():
+    """host_booking_blocks holds 32-day blocks from 2000-01-01: bookings on each day around the
+    edge of one (before 2000 too, where the day offset is negative), read over every range of
+    whole days around it, in UTC and in a +5:45 zone whose days straddle two UTC days."""
+    hosts = [HostFactory.create(name=name) for name in ("Ann", "Ann", "bob")]
+    for edge in (date(2026, 1, 8), date(1999, 11, 30)):
+        assert (edge - date(2000, 1, 1)).days % 32 == 0
+        slots = [SlotFactory.create(host=host, capacity=20) for host in hosts]
+        days = [edge + timedelta(days=n) for n in range(-3, 4)]
+        bookings = []
+        for i in range(20):  # hosts 12, 4 and 4 bookings, spread over the days
+            booking = Booking.objects.create(
+                user=UserFactory.create(), slot=slots[i % 3 if i < 12 else 0]
+            )
+            created = datetime.combine(days[i % 7], datetime.min.time(), UTC)
+            Booking.objects.filter(pk=booking.pk).update(created_at=created + timedelta(hours=i))
+            bookings.append(booking)
+        for booking in bookings[:3]:
+            booking_cancel(booking_id=booking.pk, actor_id=booking.user_id)
+        Booking.objects.filter(pk__in=[b.pk for b in bookings[3:5]]).delete()
+        assert_rollups_exact()
+        for zone in ("UTC", "Asia/Kathmandu"):
+            for start in days:
+                for end in days[days.index(start) :]:
+                    assert_reports_equal(DayRange(start, end, zone))
 
 
 @pytest.mark.django_db
