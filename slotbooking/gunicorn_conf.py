@@ -1,9 +1,10 @@
 """gunicorn settings shared by `make run`, `make bench` and the Docker image.
 
 `--bind` and `--log-level` come from the command line; the worker count is decided here so the
-three agree. WEB_CONCURRENCY (environment or .env) wins; otherwise one sync worker per core in
-sync mode, and two per core in queued mode, where a worker mostly waits on Redis for its
-booking's outcome (measured with make bench: bench/results/experiments/queued-web-workers-*).
+three agree. WEB_CONCURRENCY (environment or .env) wins; otherwise two sync workers per core in
+both modes: a booking is a few short statements, so a worker spends much of it waiting on
+PostgreSQL (or, queued, on Redis for the outcome), and a second worker per core fills that wait
+(measured with make bench: bench/results/experiments/workers-*, queued-web-workers-*).
 """
 
 import os
@@ -13,7 +14,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "slotbooking.settings")
 from django.conf import settings  # reads .env and validates, like the app
 
 _cores = os.cpu_count() or 1
-_per_core = 2 if settings.BOOKING_MODE == "queued" else 1
+_per_core = 2
 workers = settings.WEB_CONCURRENCY if "WEB_CONCURRENCY" in os.environ else _cores * _per_core
 
 # Every answer is the JSON envelope, even those gunicorn writes itself (a request it cannot
