@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.conf import settings
+from django.db import connection
 
 from bookings.models import (
     WAITLIST_OPEN,
@@ -38,19 +39,13 @@ def holds_tidy(*, slot: Slot, now: datetime) -> bool:
     require_transaction("holds_tidy()")
     if slot.held_count == 0:
         return False
-    lapsed = list(
-        Hold.objects.filter(
-            slot_id=slot.pk, status=HoldStatus.ACTIVE, expires_at__lte=now
-        ).values_list("pk", flat=True)
-    )
-    if not lapsed:
-        return False
-    Hold.objects.filter(pk__in=lapsed).update(status=HoldStatus.EXPIRED, updated_at=now)
-    WaitlistEntry.objects.filter(hold_id__in=lapsed, status=WaitlistStatus.OFFERED).update(
-        status=WaitlistStatus.EXPIRED, updated_at=now
-    )
-    slot.refresh_from_db(fields=SLOT_COUNT_FIELDS)
-    return True
+    # The same SQL function the booking and cancellation functions call: one lapsed-hold rule.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT slot_holds_expire_lapsed(%s, %s)", [slot.pk, now])
+        expired = bool(cursor.fetchone()[0])
+    if expired:
+        slot.refresh_from_db(fields=SLOT_COUNT_FIELDS)
+    return expired
 
 
 def waitlist_offer(*, slot: Slot, now: datetime) -> list[WaitlistEntry]:

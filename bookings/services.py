@@ -192,6 +192,20 @@ def check_bookable(
 _BOOK_SQL = f"SELECT * FROM booking_book({', '.join(['%s'] * 15)})"
 
 
+def _function_row(sql: str, params: list[Any]) -> dict[str, Any]:
+    """The one row a booking SQL function returns, by column name."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        columns = [column.name for column in cursor.description]
+        return dict(zip(columns, cursor.fetchone(), strict=True))
+
+
+def _lock_timeout_ms(bound_lock_waits: bool) -> int | None:
+    """What a booking function is told to set as lock timeout: None when the caller already
+    bounded the transaction's lock waits (an idempotency record was locked first)."""
+    return int(settings.BOOKING_LOCK_TIMEOUT * 1000) if bound_lock_waits else None
+
+
 def _book(
     *,
     user_id: UUID,
@@ -207,27 +221,23 @@ def _book(
     """One call of booking_book() in the current transaction: its row, by column name.
     `bound_lock_waits`: the function sets the transaction's lock timeout (nothing before it
     waited for a lock)."""
-    lock_timeout_ms = int(settings.BOOKING_LOCK_TIMEOUT * 1000) if bound_lock_waits else None
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _BOOK_SQL,
-            [
-                user_id,
-                slot_id,
-                hold_id,
-                booking_id,
-                source,
-                actor_id,
-                request_id if request_id is not None else current_request_id(),
-                idempotency_key,
-                not settings.BOOKING_TEST_SKIP_LOCKS,
-                settings.BOOKING_TEST_DELAY_BEFORE_WRITE,
-                lock_timeout_ms,
-                *_rule_limits(),
-            ],
-        )
-        columns = [column.name for column in cursor.description]
-        return dict(zip(columns, cursor.fetchone(), strict=True))
+    return _function_row(
+        _BOOK_SQL,
+        [
+            user_id,
+            slot_id,
+            hold_id,
+            booking_id,
+            source,
+            actor_id,
+            request_id if request_id is not None else current_request_id(),
+            idempotency_key,
+            not settings.BOOKING_TEST_SKIP_LOCKS,
+            settings.BOOKING_TEST_DELAY_BEFORE_WRITE,
+            _lock_timeout_ms(bound_lock_waits),
+            *_rule_limits(),
+        ],
+    )
 
 
 def _loaded_booking(
@@ -416,25 +426,22 @@ def booking_cancel(
         key: str | None = None
         if idempotency is not None:
             key = idempotency_lock(claim=idempotency).key  # lock order: record, slot, booking
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _CANCEL_SQL,
-                [
-                    booking_id,
-                    slot_id,
-                    source,
-                    actor_id,
-                    event_reason(reason=reason, staff_override=False),
-                    event_reason(reason=reason, staff_override=True),
-                    staff_override,
-                    default_cancellation_cutoff_minutes(),
-                    request_id if request_id is not None else current_request_id(),
-                    key,
-                    None if idempotency is not None else int(settings.BOOKING_LOCK_TIMEOUT * 1000),
-                ],
-            )
-            columns = [column.name for column in cursor.description]
-            row = dict(zip(columns, cursor.fetchone(), strict=True))
+        row = _function_row(
+            _CANCEL_SQL,
+            [
+                booking_id,
+                slot_id,
+                source,
+                actor_id,
+                event_reason(reason=reason, staff_override=False),
+                event_reason(reason=reason, staff_override=True),
+                staff_override,
+                default_cancellation_cutoff_minutes(),
+                request_id if request_id is not None else current_request_id(),
+                key,
+                _lock_timeout_ms(idempotency is None),
+            ],
+        )
         if row["outcome"] != CANCELLED:
             if row["outcome"] == SLOT_CHANGED:
                 raise _SlotChangedError()

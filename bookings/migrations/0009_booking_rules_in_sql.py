@@ -81,6 +81,30 @@ END
 $fn$;
 """
 
+HOLDS_EXPIRE_LAPSED = """
+-- A lapsed hold takes no place: mark the slot's ACTIVE holds whose expiry has passed EXPIRED,
+-- and the waitlist offers they were; true if there were any. Under the slot's lock.
+CREATE OR REPLACE FUNCTION slot_holds_expire_lapsed(slot_id uuid, now timestamptz)
+RETURNS boolean LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE
+    lapsed uuid[];
+BEGIN
+    WITH expired AS (
+        UPDATE holds h SET status = 'EXPIRED', updated_at = now
+         WHERE h.slot_id = slot_holds_expire_lapsed.slot_id AND h.status = 'ACTIVE'
+           AND h.expires_at <= now
+        RETURNING h.id
+    ) SELECT array_agg(id) INTO lapsed FROM expired;
+    IF lapsed IS NULL THEN
+        RETURN false;
+    END IF;
+    UPDATE waitlist_entries w SET status = 'EXPIRED', updated_at = now
+     WHERE w.hold_id = ANY (lapsed) AND w.status = 'OFFERED';
+    RETURN true;
+END
+$fn$;
+"""
+
 BOOKING_BOOK = """
 -- Book `slot_id` for `user_id` as booking `booking_id`, inside the caller's transaction: lock
 -- the user row, then the slot row (FOR NO KEY UPDATE: rows that only reference them are not
@@ -108,7 +132,6 @@ CREATE OR REPLACE FUNCTION booking_book(
 DECLARE
     slot slots%ROWTYPE;
     hold holds%ROWTYPE;
-    lapsed uuid[];
     had_holds boolean;
 BEGIN
     offer_needed := false;
@@ -130,15 +153,7 @@ BEGIN
 
     -- A lapsed hold takes no place: mark it EXPIRED (and the offer it was) before checking.
     IF slot.held_count > 0 THEN
-        WITH expired AS (
-            UPDATE holds h SET status = 'EXPIRED', updated_at = booked_at
-             WHERE h.slot_id = booking_book.slot_id AND h.status = 'ACTIVE'
-               AND h.expires_at <= booked_at
-            RETURNING h.id
-        ) SELECT array_agg(id) INTO lapsed FROM expired;
-        IF lapsed IS NOT NULL THEN
-            UPDATE waitlist_entries w SET status = 'EXPIRED', updated_at = booked_at
-             WHERE w.hold_id = ANY (lapsed) AND w.status = 'OFFERED';
+        IF slot_holds_expire_lapsed(booking_book.slot_id, booked_at) THEN
             IF EXISTS (SELECT 1 FROM waitlist_entries w
                         WHERE w.slot_id = booking_book.slot_id AND w.status = 'WAITING') THEN
                 outcome := 'OFFER_FIRST'; RETURN;
@@ -238,7 +253,6 @@ DECLARE
     booking bookings%ROWTYPE;
     cutoff integer;
     inside_cutoff boolean;
-    lapsed uuid[];
 BEGIN
     offer_needed := false;
     IF lock_timeout_ms IS NOT NULL THEN  -- else the caller bounded the transaction's lock waits
@@ -265,17 +279,7 @@ BEGIN
                           updated_at = booking_cancel.cancelled_at
      WHERE b.id = booking_cancel.booking_id;
     IF slot.held_count > 0 THEN  -- lapsed holds take no place: mark them before offering
-        WITH expired AS (
-            UPDATE holds h SET status = 'EXPIRED', updated_at = booking_cancel.cancelled_at
-             WHERE h.slot_id = booking_cancel.slot_id AND h.status = 'ACTIVE'
-               AND h.expires_at <= booking_cancel.cancelled_at
-            RETURNING h.id
-        ) SELECT array_agg(id) INTO lapsed FROM expired;
-        IF lapsed IS NOT NULL THEN
-            UPDATE waitlist_entries w SET status = 'EXPIRED',
-                                          updated_at = booking_cancel.cancelled_at
-             WHERE w.hold_id = ANY (lapsed) AND w.status = 'OFFERED';
-        END IF;
+        PERFORM slot_holds_expire_lapsed(booking_cancel.slot_id, booking_cancel.cancelled_at);
     END IF;
     offer_needed := EXISTS (SELECT 1 FROM waitlist_entries w
                              WHERE w.slot_id = booking_cancel.slot_id AND w.status = 'WAITING');
@@ -308,6 +312,7 @@ DROP FUNCTION IF EXISTS booking_book(uuid, uuid, uuid, uuid, varchar, uuid, varc
     boolean, double precision, integer, integer, integer, integer, integer);
 DROP FUNCTION IF EXISTS booking_refusal(uuid, uuid, timestamptz, boolean, uuid, integer, integer,
     integer, integer);
+DROP FUNCTION IF EXISTS slot_holds_expire_lapsed(uuid, timestamptz);
 """
 
 
@@ -318,5 +323,5 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunSQL(BOOKING_REFUSAL + BOOKING_BOOK + BOOKING_CANCEL, DROP),
+        migrations.RunSQL(BOOKING_REFUSAL + HOLDS_EXPIRE_LAPSED + BOOKING_BOOK + BOOKING_CANCEL, DROP),
     ]
