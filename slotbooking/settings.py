@@ -183,6 +183,15 @@ DATABASES = {
 DATABASES["default"]["CONN_MAX_AGE"] = int(
     env_number("DATABASE_CONN_MAX_AGE", default=60, low=0, high=86400)
 )
+# Server-side binding lets psycopg prepare a statement the connection has run
+# DATABASE_PREPARE_THRESHOLD times: PostgreSQL then skips parsing and planning it, which on the
+# booking and read paths is most of the database's work per query. 0 turns preparing off (a
+# pooler in transaction mode that cannot track prepared statements).
+_prepare_threshold = int(env_number("DATABASE_PREPARE_THRESHOLD", default=2, low=0, high=1000))
+DATABASES["default"].setdefault("OPTIONS", {}).update(
+    server_side_binding=True,
+    prepare_threshold=_prepare_threshold or None,
+)
 # No CONN_HEALTH_CHECKS: it costs a `SELECT 1` round trip on every request. Our backend instead
 # drops, before each request, a kept connection that the server hung up on (a database restart),
 # with one non-blocking poll of its socket; the request then connects afresh.
