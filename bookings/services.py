@@ -14,7 +14,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 
 from accounts.errors import UserNotFoundError
 from accounts.models import User
@@ -49,13 +49,14 @@ from bookings.webhooks import booking_webhook_emit
 from core.audit import EventSource
 from core.context import current_request_id
 from core.db.instants import now_ms
-from core.db.transactions import in_service_transaction
+from core.db.transactions import in_service_transaction, sqlstate
 from core.errors import DomainError, LockTimeoutError, NotOwnerError
 from core.idempotency.records import IdempotencyClaim, idempotency_complete, idempotency_lock
 from slots.errors import SlotNotAvailableError, SlotNotFoundError
 from slots.locks import slot_lock
 from slots.models import Slot, SlotStatus
 from slots.rules import slot_free_places
+from webhooks.events import deliveries_hand_over
 from webhooks.models import EventType
 
 # A constraint that fires means some path wrote without the locks; the database still says no.
@@ -240,6 +241,65 @@ def _book(
     )
 
 
+_BOOK_STATEMENT_SQL = f"SELECT * FROM booking_book_statement({', '.join(['%s'] * 13)})"
+TRANSACTION_NEEDED = "TRANSACTION_NEEDED"
+# booking_book_statement() raises it when holds appeared on the slot after its pre-read, so the
+# booking owes waitlist offers, which only the transactional path makes; nothing was written.
+NEEDS_WAITLIST_OFFERS = "SB001"
+
+
+def _book_in_one_statement(
+    *,
+    user_id: UUID,
+    slot_id: UUID,
+    source: EventSource,
+    actor_id: UUID | None,
+    request_id: str | None,
+) -> Booking | None:
+    """The booking as one autocommitted statement (booking_book_statement()): pre-read, locks,
+    rules, the booking, its audit row and its outbox event. None when the slot has holds, and
+    the caller books in a transaction instead. Raises the refusal's DomainError."""
+    booking_id = uuid4()
+    params = [
+        user_id,
+        slot_id,
+        booking_id,
+        source,
+        actor_id,
+        request_id if request_id is not None else current_request_id(),
+        not settings.BOOKING_TEST_SKIP_LOCKS,
+        settings.BOOKING_TEST_DELAY_BEFORE_WRITE,
+        _lock_timeout_ms(True),
+        *_rule_limits(),
+    ]
+    try:
+        row = in_service_transaction(
+            lambda: _function_row(_BOOK_STATEMENT_SQL, params),
+            constraint_errors=BOOKING_CONSTRAINTS,
+            missing_reference_errors=MISSING_REFERENCES,
+            single_statement=True,
+        )
+    except DatabaseError as exc:
+        if sqlstate(exc) == NEEDS_WAITLIST_OFFERS:
+            return None
+        raise
+    if row["outcome"] == TRANSACTION_NEEDED:
+        return None
+    if row["outcome"] != BOOKED:
+        raise REFUSALS[row["outcome"]](row["amount"])
+    deliveries_hand_over(row["delivery_ids"])
+    return _loaded_booking(
+        row=row,
+        booking_id=booking_id,
+        user_id=user_id,
+        slot_id=slot_id,
+        status=BookingStatus.CONFIRMED,
+        created_at=row["booked_at"],
+        updated_at=row["booked_at"],
+        cancelled_at=None,
+    )
+
+
 def _loaded_booking(
     *,
     row: dict[str, Any],
@@ -307,11 +367,24 @@ def booking_create(
     the locked checks give the same answers. With `hold_id` it is skipped too; the caller's
     active hold on this slot is their place, and it is CONSUMED by the booking (an offered hold
     also marks the waitlist entry BOOKED).
+    Without a claim or a hold, a slot that holds no place is booked in one statement instead
+    (pre-read and transaction alike, booking_book_statement()): same locks, rules, rows and
+    errors, without the round trips around them.
     Raises HoldNotFoundError, HoldSlotMismatchError, HoldExpiredError, SlotNotFoundError,
     SlotNotAvailableError, SlotInPastError, BookingOwnSlotError, AlreadyBookedError,
     BookingNoticeTooShortError, BookingBeyondHorizonError,
     MaxActiveBookingsError, HostAlreadyBookedError, UserNotFoundError, LockTimeoutError.
     """
+    if hold_id is None and idempotency is None and precheck:
+        booked = _book_in_one_statement(
+            user_id=user_id,
+            slot_id=slot_id,
+            source=source,
+            actor_id=actor_id,
+            request_id=request_id,
+        )
+        if booked is not None:
+            return booked
     if hold_id is None and precheck:
         booking_precheck(slot_id=slot_id)
 

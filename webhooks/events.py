@@ -54,8 +54,7 @@ INSERT INTO webhook_deliveries
      updated_at)
 SELECT gen_random_uuid(), n.id, e.id, 'PENDING', 0, 0, n.created_at, n.created_at, n.created_at
 FROM new_events n
-JOIN webhook_endpoints e
-  ON e.is_active AND (e.all_events OR (e.owner_id = ANY(n.user_ids) AND n.type = ANY(e.events)))
+CROSS JOIN LATERAL webhook_endpoints_for(n.type, n.user_ids) AS e(id)
 RETURNING id
 """
 _ROW = "(%s::uuid, %s, %s, %s::timestamptz, %s::uuid[])"
@@ -82,11 +81,17 @@ def emit(events: Iterable[Event]) -> list[UUID]:
     with connection.cursor() as cursor:
         cursor.execute(_EMIT_SQL.format(rows=", ".join([_ROW] * len(batch))), params)
         delivery_ids = [row[0] for row in cursor.fetchall()]
+    deliveries_hand_over(delivery_ids)
+    return delivery_ids
+
+
+def deliveries_hand_over(delivery_ids: Sequence[UUID]) -> None:
+    """Give new deliveries to the worker once their transaction has committed (at once when the
+    statement that wrote them ran on its own, in autocommit)."""
     if delivery_ids:
         from webhooks.tasks import deliveries_enqueue  # the tasks import the services: late
 
-        transaction.on_commit(partial(deliveries_enqueue, delivery_ids), robust=True)
-    return delivery_ids
+        transaction.on_commit(partial(deliveries_enqueue, list(delivery_ids)), robust=True)
 
 
 def emit_one(*, type: EventType, data: dict[str, Any], user_ids: Sequence[UUID]) -> list[UUID]:

@@ -4,7 +4,8 @@ Each bound is the number measured when it was written, so it is tight: a new que
 paths fails here first, and the bench profile (bench/results/profile-booking.txt) lists them. The
 list endpoints are asserted at two page sizes with the same count: no N+1. Inside a test the
 service's durable transaction is a savepoint, so SAVEPOINT/RELEASE count where BEGIN/COMMIT do in
-production: the numbers are the same.
+production: the numbers are the same. The booking tests run outside a test transaction, in
+autocommit as in production, where a booking is a single statement.
 """
 
 from __future__ import annotations
@@ -13,18 +14,21 @@ from datetime import timedelta
 
 import pytest
 
+from bookings.holds import hold_create
 from bookings.services import booking_create
 from core.db.instants import now_ms
 from slots.tests.factories import SlotFactory
 
 pytestmark = pytest.mark.django_db
 
-# user, unlocked pre-check, BEGIN, booking_book() (lock timeout, locks, rules, booking,
-# audit event, the slot as it is after), the webhook outbox (one statement for the event and its
-# deliveries), COMMIT.
-SUCCESSFUL_BOOKING = 6
-# auth user, unlocked pre-check: the 409 is answered before any transaction or lock.
+# user, booking_book_statement() in autocommit (unlocked pre-read, lock timeout, locks, rules,
+# booking, audit event, the webhook outbox, the slot as it is after): no BEGIN or COMMIT.
+SUCCESSFUL_BOOKING = 2
+# auth user, the statement's unlocked pre-read answers the 409 before any lock.
 CONFLICTING_BOOKING = 2
+# A slot holding a place books in a transaction (lapsed holds may owe the waitlist offers): user,
+# the statement (it declines), unlocked pre-check, BEGIN, booking_book(), the outbox, COMMIT.
+BOOKING_OF_A_HELD_SLOT = 7
 # auth user, the slot with its host (and, for its host only, its confirmed bookings).
 GET_SLOT = 2
 # auth user, one page (joined with hosts), COUNT(*) for the total.
@@ -45,6 +49,8 @@ def _slots(host, count: int):
     ]
 
 
+# Transactional: the single statement runs in autocommit as in production, not in a savepoint.
+@pytest.mark.django_db(transaction=True)
 def test_a_successful_booking_runs_a_fixed_number_of_queries(
     api_as, guest, django_assert_num_queries
 ):
@@ -57,6 +63,7 @@ def test_a_successful_booking_runs_a_fixed_number_of_queries(
     assert response.status_code == 201, response.content
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_conflicting_booking_is_answered_by_the_unlocked_precheck(
     api_as, guest, host, django_assert_num_queries
 ):
@@ -69,6 +76,20 @@ def test_a_conflicting_booking_is_answered_by_the_unlocked_precheck(
 
     assert response.status_code == 409, response.content
     assert response.json()["error"]["reason"] == "SLOT_NOT_AVAILABLE"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_slot_holding_a_place_is_booked_in_a_transaction(
+    api_as, guest, host, django_assert_num_queries
+):
+    slot = SlotFactory.create(host=host, capacity=2)
+    hold_create(user_id=SlotFactory.create().host_id, slot_id=slot.pk)
+    client = api_as(guest)
+
+    with django_assert_num_queries(BOOKING_OF_A_HELD_SLOT):
+        response = client.post_json("/api/bookings", {"slotId": str(slot.pk)})
+
+    assert response.status_code == 201, response.content
 
 
 def test_getting_a_slot_runs_one_query_after_authentication(

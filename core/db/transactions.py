@@ -106,6 +106,7 @@ def in_service_transaction(
     missing_reference_errors: Mapping[str, type[DomainError]] | None = None,
     lock_timeout: float | None = None,
     work_bounds_lock_waits: bool = False,
+    single_statement: bool = False,
 ) -> T:
     """Run `work` in its own durable transaction with a bounded lock wait; return its result.
 
@@ -114,11 +115,17 @@ def in_service_transaction(
     violations become the DomainErrors named by the mappings (see translate_database_error).
     `work_bounds_lock_waits`: `work` sets the lock timeout itself before its first lock (in the
     same statement as that lock), so the SET LOCAL round trip is saved.
+    `single_statement`: `work` sends exactly one statement that writes, and it runs in
+    autocommit, where PostgreSQL makes that statement its own transaction: the BEGIN and COMMIT
+    round trips are saved, the guarantees are the same. `work` must set its own lock timeout.
+    (Inside a test case's transaction it runs in a savepoint, as a durable atomic() does there.)
     """
     for attempt in range(RETRIES_AFTER_DEADLOCK + 1):
         try:
+            if single_statement and not connection.in_atomic_block:
+                return work()
             with transaction.atomic(durable=True):
-                if not work_bounds_lock_waits:
+                if not (work_bounds_lock_waits or single_statement):
                     set_lock_timeout(lock_timeout)
                 return work()
         except DatabaseError as exc:
