@@ -1,8 +1,10 @@
 """Per-user request limits in fixed windows, counted in Redis so every process shares them.
 
-One round trip per request: in one MULTI/EXEC, `SET key 0 EX window NX` opens the window at the
-caller's first request, `INCR` counts this one (keeping the expiry) and `PTTL` tells when the
-window ends. Redis's own clock ends the window, so web processes on several hosts agree.
+One round trip per request, one short Lua script that Redis runs atomically: `SET key 0 EX
+window NX` opens the window at the caller's first request, `INCR` counts this one (keeping the
+expiry) and `PTTL` tells when the window ends; a key without expiry (written by hand) gets this
+window. Redis's own clock ends the window, so web processes on several hosts agree. (A script
+sent by its SHA is a single command each way, cheaper on both sides than MULTI/EXEC's five.)
 
 If Redis cannot be reached the limiter fails open: the request goes on uncounted, a warning is
 logged and slotbooking_rate_limiter_errors_total is incremented. An outage of the limiter's
@@ -15,10 +17,12 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from functools import cache
+from typing import Any, ClassVar, cast
 
 import redis
 from django.conf import settings
+from redis.commands.core import Script
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -29,6 +33,24 @@ from core.redis_clients import redis_client
 logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "slotbooking:ratelimit"
+
+
+_HIT = """
+redis.call('SET', KEYS[1], 0, 'EX', ARGV[1], 'NX')
+local count = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+    redis.call('EXPIRE', KEYS[1], ARGV[1])
+    ttl = tonumber(ARGV[1]) * 1000
+end
+return {count, ttl}
+"""
+
+
+@cache
+def _hit_script(url: str) -> Script:
+    """The counting script, sent by its SHA (loaded again if Redis lost it, after a restart)."""
+    return cast(Script, redis_client(url).register_script(_HIT))  # a sync client's script
 
 
 @dataclass(frozen=True)
@@ -58,15 +80,7 @@ def rate_limit_hit(*, scope: str, subject: str, limit: int, window: int) -> Rate
     key = f"{KEY_PREFIX}:{scope}:{subject}"
     now = time.time()
     try:
-        client = redis_client(settings.REDIS_URL)
-        pipe = client.pipeline(transaction=True)
-        pipe.set(key, 0, ex=window, nx=True)
-        pipe.incr(key)
-        pipe.pttl(key)
-        _, count, ttl_ms = pipe.execute()
-        if ttl_ms < 0:  # a key without expiry (written by hand): give it this window
-            client.expire(key, window)
-            ttl_ms = window * 1000
+        count, ttl_ms = _hit_script(settings.REDIS_URL)(keys=[key], args=[window])
     except (redis.RedisError, OSError):
         RATE_LIMITER_ERRORS.inc()
         logger.warning("rate limiter unavailable; %s request let through uncounted", scope)

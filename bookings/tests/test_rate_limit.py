@@ -8,11 +8,13 @@ import time
 import uuid
 
 import pytest
+from django.conf import settings as django_settings
 
 from accounts.tests.factories import UserFactory
 from bookings.models import Booking
 from core.idempotency.models import IdempotencyRecord
 from core.metrics.registry import metrics_registry
+from core.redis_clients import redis_client
 from slotbooking.tests.concurrency import http_call
 from slotbooking.tests.envelopes import assert_error
 from slotbooking.tests.servers import gunicorn, private_redis
@@ -144,6 +146,28 @@ def test_a_new_window_starts_with_the_whole_limit_and_a_later_reset(api_as, gues
     limit_, remaining, new_reset = limits(later)
     assert (limit_, remaining) == (2, 1)
     assert new_reset > reset
+
+
+def test_the_count_goes_on_after_redis_forgot_the_counting_script(api_as, guest, limit):
+    api = api_as(guest)
+    first = book(api)
+    redis_client(django_settings.REDIS_URL).script_flush()  # as after a Redis restart
+
+    second = book(api)
+
+    assert second.status_code == 201
+    assert limits(second)[:2] == (3, 1)
+    assert limits(second)[2] == limits(first)[2]
+
+
+def test_a_key_without_expiry_gets_the_window(api_as, guest, limit):
+    key = f"slotbooking:ratelimit:bookings:{guest.pk}"
+    redis_client(django_settings.REDIS_URL).set(key, 1)  # written by hand, no expiry
+
+    response = book(api_as(guest))
+
+    assert limits(response)[:2] == (3, 1)
+    assert 0 < redis_client(django_settings.REDIS_URL).ttl(key) <= 60
 
 
 def test_each_user_has_a_window_of_their_own(api_as, limit):
