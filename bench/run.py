@@ -18,6 +18,8 @@ BENCH_GUNICORN_ARGS (extra flags, for experiments), BENCH_LOADGEN (wrk | python)
 BENCH_PGBENCH (1), BENCH_PROFILE_REQUESTS (300; 0 skips), BENCH_LABEL (write
 bench/results/experiments/LABEL.* instead of latest.*), BENCH_SEED (random seed, 1),
 BENCH_BASELINE (a git rev: A/B against it in the same run, see bench/baseline.py),
+BENCH_ROUNDS (A/B only, 1: runs per side of each (scenario, connections), alternating; the
+median counts),
 BENCH_BASELINE_REDIS_DB (the baseline's Redis database number; the current one's + 1).
 """
 
@@ -43,6 +45,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +83,7 @@ class Settings:
         self.label = os.environ.get("BENCH_LABEL") or ""
         self.seed = env_int("BENCH_SEED", 1)
         self.baseline = os.environ.get("BENCH_BASELINE") or ""
+        self.rounds = max(1, int(os.environ.get("BENCH_ROUNDS") or 1))
 
 
 # CPU ACCOUNTING ---------------------------------------------------------------------------------
@@ -637,6 +641,23 @@ def baseline_lines(report: dict[str, Any]) -> list[str]:
         f"Baseline server: `{base.get('server_command', '')}`",
         "",
         *(
+            [
+                f"Rounds: each (scenario, connections) ran {report['rounds']} times on each side, "
+                "the baseline first in odd rounds and second in even ones; each side's row is its "
+                "median run by req/s, every round's req/s is in *rounds* below.",
+                "",
+                *(
+                    f"- {r['scenario']} @{r['connections']}: this tree {r.get('rounds_rps')}, "
+                    f"baseline {r['baseline'].get('rounds_rps')}"
+                    for r in report["runs"]
+                    if r.get("baseline") and r.get("rounds_rps")
+                ),
+                "",
+            ]
+            if report.get("rounds", 1) > 1
+            else []
+        ),
+        *(
             [f"This tree only (the baseline has no such scenario): {', '.join(only_current)}.", ""]
             if only_current
             else []
@@ -856,6 +877,46 @@ def run_baseline(
     return result
 
 
+def run_scenario(
+    settings: Settings,
+    server: Server,
+    scenario: Scenario,
+    connections: int,
+    ctx: Context,
+    conn: Any,
+    workdir: Path,
+    report: dict[str, Any],
+    *,
+    min_duration: float,
+) -> dict[str, Any]:
+    """One (scenario, connections) run against this tree: reset, requests, checks, invariants."""
+    if scenario.writes:
+        fixture.reset(conn)
+    requests = scenario.build(ctx, connections)
+    log(f"{scenario.name} at {connections} connections ({len(requests)} inputs)")
+    result = drive(settings, server, requests, connections, workdir, min_duration=min_duration)
+    result.update(scenario=scenario.name, connections=connections)
+    problem = scenario.check(result["statuses"]) if scenario.check else ""
+    if any(result["socket_errors"].values()):
+        problem = f"{problem} socket errors {result['socket_errors']}".strip()
+    if scenario.writes:
+        result["invariants"] = fixture.check_invariants(conn)
+        for name, rows in result["invariants"].items():
+            report["problems"].append(f"{scenario.name}@{connections}: {name}: {rows}")
+    if problem:
+        report["problems"].append(f"{scenario.name}@{connections}: {problem}")
+    return result
+
+
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median requests/s (the lower middle one of an even count), with every
+    round's requests/s beside it."""
+    chosen = dict(sorted(runs, key=lambda r: r["rps"])[(len(runs) - 1) // 2])
+    if len(runs) > 1:
+        chosen["rounds_rps"] = [round(r["rps"], 1) for r in runs]
+    return chosen
+
+
 # MAIN -------------------------------------------------------------------------------------------
 def main() -> int:
     settings = Settings()
@@ -871,6 +932,7 @@ def main() -> int:
         "duration_s": settings.duration,
         "connections": settings.connections,
         "workers": settings.workers,
+        "rounds": settings.rounds if settings.baseline else 1,
         "runs": [],
         "pgbench": [],
         "problems": [],
@@ -950,45 +1012,51 @@ def main() -> int:
                 theirs = baseline.scenarios.get(scenario.name) if baseline else None
                 min_duration = max(scenario.min_duration, theirs.min_duration if theirs else 0)
                 for connections in scenario.connections or settings.connections:
-                    base_result = None
-                    if baseline and theirs and connections in (theirs.connections or [connections]):
-                        base_server = base_servers[tuple(sorted(theirs.server_env.items()))]
-                        base_result = run_baseline(
+                    ab = bool(
+                        baseline and theirs and connections in (theirs.connections or [connections])
+                    )
+
+                    run_current = partial(
+                        run_scenario,
+                        settings,
+                        server,
+                        scenario,
+                        connections,
+                        ctx,
+                        conn,
+                        workdir,
+                        report,
+                        min_duration=min_duration,
+                    )
+                    run_base = (
+                        partial(
+                            run_baseline,
                             settings,
                             baseline,
-                            base_server,
+                            base_servers[tuple(sorted(theirs.server_env.items()))],
                             theirs,
                             connections,
                             workdir,
                             report,
                             min_duration=min_duration,
                         )
-                    if scenario.writes:
-                        fixture.reset(conn)
-                    requests = scenario.build(ctx, connections)
-                    log(f"{scenario.name} at {connections} connections ({len(requests)} inputs)")
-                    result = drive(
-                        settings,
-                        server,
-                        requests,
-                        connections,
-                        workdir,
-                        min_duration=min_duration,
+                        if ab and baseline is not None and theirs is not None
+                        else None
                     )
-                    result.update(scenario=scenario.name, connections=connections)
-                    problem = scenario.check(result["statuses"]) if scenario.check else ""
-                    if any(result["socket_errors"].values()):
-                        problem = f"{problem} socket errors {result['socket_errors']}".strip()
-                    if scenario.writes:
-                        result["invariants"] = fixture.check_invariants(conn)
-                        for name, rows in result["invariants"].items():
-                            report["problems"].append(
-                                f"{scenario.name}@{connections}: {name}: {rows}"
-                            )
-                    if problem:
-                        report["problems"].append(f"{scenario.name}@{connections}: {problem}")
-                    if base_result is not None:
-                        result["baseline"] = base_result
+
+                    # Each round runs both trees, the baseline first in odd rounds and last in
+                    # even ones, so a drift of the machine's speed weighs on both alike.
+                    base_runs: list[dict[str, Any]] = []
+                    runs: list[dict[str, Any]] = []
+                    for round_number in range(settings.rounds if run_base else 1):
+                        if run_base and round_number % 2 == 0:
+                            base_runs.append(run_base())
+                        runs.append(run_current())
+                        if run_base and round_number % 2 == 1:
+                            base_runs.append(run_base())
+                    result = median_run(runs)
+                    if base_runs:
+                        result["baseline"] = median_run(base_runs)
                     report["runs"].append(result)
                     row = table_rows({"runs": [result], "baseline": report.get("baseline")})[-1]
                     sys.stderr.write(text_table(header(report), [row]) + "\n")
