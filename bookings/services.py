@@ -285,9 +285,16 @@ def _book_in_one_statement(
         raise
     if row["outcome"] == TRANSACTION_NEEDED:
         return None
+    booking = _booked(row, booking_id=booking_id, user_id=user_id, slot_id=slot_id)
+    deliveries_hand_over(row["delivery_ids"])
+    return booking
+
+
+def _booked(row: dict[str, Any], *, booking_id: UUID, user_id: UUID, slot_id: UUID) -> Booking:
+    """The new booking a booking function's row describes; its refusal's DomainError unless
+    the outcome is BOOKED."""
     if row["outcome"] != BOOKED:
         raise REFUSALS[row["outcome"]](row["amount"])
-    deliveries_hand_over(row["delivery_ids"])
     return _loaded_booking(
         row=row,
         booking_id=booking_id,
@@ -415,18 +422,7 @@ def booking_create(
             # locks are held, so the second call sees exactly what the offers left.
             waitlist_offer(slot=slot_lock(slot_id=slot_id), now=row["booked_at"])
             row = book()
-        if row["outcome"] != BOOKED:
-            raise REFUSALS[row["outcome"]](row["amount"])
-        booking = _loaded_booking(
-            row=row,
-            booking_id=booking_id,
-            user_id=user_id,
-            slot_id=slot_id,
-            status=BookingStatus.CONFIRMED,
-            created_at=row["booked_at"],
-            updated_at=row["booked_at"],
-            cancelled_at=None,
-        )
+        booking = _booked(row, booking_id=booking_id, user_id=user_id, slot_id=slot_id)
         if row["offer_needed"]:
             # The booking released another hold of the guest here: its place is offered on.
             waitlist_offer(slot=booking.slot, now=row["booked_at"])
