@@ -7,7 +7,6 @@ management commands and the Celery task all call them, so every path obeys the s
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -54,8 +53,7 @@ from core.errors import DomainError, LockTimeoutError, NotOwnerError
 from core.idempotency.records import IdempotencyClaim, idempotency_complete, idempotency_lock
 from slots.errors import SlotNotAvailableError, SlotNotFoundError
 from slots.locks import slot_lock
-from slots.models import Slot, SlotStatus
-from slots.rules import slot_free_places
+from slots.models import Slot
 from webhooks.events import deliveries_hand_over
 from webhooks.models import EventType
 
@@ -71,40 +69,21 @@ MISSING_REFERENCES = {"slots": SlotNotFoundError, "users": UserNotFoundError}
 NOT_BOOKING_GUEST = "You can only cancel your own bookings"
 
 
-@dataclass
-class _SlotCounts:
-    status: str
-    capacity: int
-    booked_count: int
-    held_count: int
-
-
 def booking_precheck(*, slot_id: UUID) -> None:
     """The unlocked fast path: a missing or taken slot is answered at once.
 
+    The rule is the SQL function booking_precheck(), which the one-statement booking runs too.
     It raises only what the locked re-check would raise first on the same committed state, so
     the order of checks holds; a slot that looks free is always locked and checked again.
     Raises SlotNotFoundError, SlotNotAvailableError.
     """
     with connection.cursor() as cursor:
-        # Plain SQL: this read runs before every booking, and the ORM's query building would
-        # cost more than the query.
-        cursor.execute(
-            "SELECT status, capacity, booked_count, held_count FROM slots WHERE id = %s",
-            [slot_id],
-        )
+        cursor.execute("SELECT outcome FROM booking_precheck(%s, %s)", [slot_id, now_ms()])
         row = cursor.fetchone()
     if row is None:
         raise SlotNotFoundError()
-    slot = _SlotCounts(*row)
-    if slot_free_places(slot) == 0:
-        # held_count may still count holds that have lapsed: only those still ahead take places.
-        if slot.status == SlotStatus.AVAILABLE and slot.booked_count < slot.capacity:
-            slot.held_count = Hold.objects.filter(
-                slot_id=slot_id, status=HoldStatus.ACTIVE, expires_at__gt=now_ms()
-            ).count()
-        if slot_free_places(slot) == 0:
-            raise SlotNotAvailableError()
+    if row[0] is not None:
+        raise REFUSALS[row[0]](None)
 
 
 def hold_lock_for_booking(*, hold_id: UUID, user_id: UUID, slot: Slot, now: datetime) -> Hold:
@@ -392,6 +371,7 @@ def booking_create(
         )
         if booked is not None:
             return booked
+        precheck = False  # the statement's pre-read just passed
     if hold_id is None and precheck:
         booking_precheck(slot_id=slot_id)
 

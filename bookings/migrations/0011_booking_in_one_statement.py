@@ -5,9 +5,10 @@ nothing from Python between its reads and writes. This function runs it whole, s
 sends it in autocommit as a single statement, which PostgreSQL commits on its own: no BEGIN,
 unlocked pre-read, outbox insert or COMMIT round trips around booking_book().
 
-- It starts with the unlocked pre-read of the service's pre-check: a missing or taken slot is
-  answered without a lock. A slot whose row counts holds answers TRANSACTION_NEEDED before any
-  lock or write: lapsed holds may owe their places to the waitlist, which Python offers.
+- It starts with the unlocked pre-read, booking_precheck(), which the service's transactional
+  path runs too: a missing or taken slot is answered without a lock. A free slot whose row counts
+  holds answers TRANSACTION_NEEDED before any lock or write: lapsed holds may owe their places
+  to the waitlist, which Python offers.
 - It then calls booking_book(), which takes the locks in the documented order (user, then slot)
   and checks every rule. If holds appeared on the slot in between, so that booking_book() asks
   for waitlist offers (OFFER_FIRST, offer_needed), it raises SQLSTATE SB001: the statement's
@@ -26,6 +27,26 @@ CREATE OR REPLACE FUNCTION api_instant(value timestamptz) RETURNS text
 LANGUAGE sql STABLE AS $fn$
     -- 2026-02-01T10:00:00.000Z: UTC, three fraction digits, truncated.
     SELECT to_char(value AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+$fn$;
+"""
+
+PRECHECK = """
+-- The unlocked pre-read of a booking: SLOT_NOT_AVAILABLE when the slot is not AVAILABLE or has no
+-- place left, counting only holds still ahead of `now` (held_count may still count lapsed ones
+-- not yet marked EXPIRED); NULL when it may be bookable; no row when there is no such slot. It
+-- refuses only what the locked checks would refuse first on the same committed state.
+CREATE OR REPLACE FUNCTION booking_precheck(slot_id uuid, now timestamptz)
+RETURNS TABLE (outcome text, held_count integer) LANGUAGE sql STABLE AS $fn$
+    SELECT CASE
+               WHEN s.status <> 'AVAILABLE' OR s.booked_count >= s.capacity THEN 'SLOT_NOT_AVAILABLE'
+               WHEN s.booked_count + s.held_count < s.capacity THEN NULL
+               WHEN s.booked_count + (SELECT count(*) FROM holds h
+                                       WHERE h.slot_id = s.id AND h.status = 'ACTIVE'
+                                         AND h.expires_at > now) < s.capacity THEN NULL
+               ELSE 'SLOT_NOT_AVAILABLE'
+           END,
+           s.held_count
+      FROM slots s WHERE s.id = booking_precheck.slot_id
 $fn$;
 """
 
@@ -66,13 +87,11 @@ DECLARE
     booked record;
     event_id uuid;
 BEGIN
-    SELECT s.status, s.capacity, s.booked_count, s.held_count INTO seen
-      FROM slots s WHERE s.id = booking_book_statement.slot_id;
+    SELECT p.outcome, p.held_count INTO seen
+      FROM booking_precheck(booking_book_statement.slot_id, clock_timestamp()) p;
     IF NOT FOUND THEN outcome := 'SLOT_NOT_FOUND'; RETURN; END IF;
+    IF seen.outcome IS NOT NULL THEN outcome := seen.outcome; RETURN; END IF;
     IF seen.held_count > 0 THEN outcome := 'TRANSACTION_NEEDED'; RETURN; END IF;
-    IF seen.status <> 'AVAILABLE' OR seen.booked_count >= seen.capacity THEN
-        outcome := 'SLOT_NOT_AVAILABLE'; RETURN;
-    END IF;
 
     SELECT * INTO booked
       FROM booking_book(booking_book_statement.user_id, booking_book_statement.slot_id, NULL,
@@ -130,6 +149,7 @@ DROP FUNCTION IF EXISTS booking_book_statement(uuid, uuid, uuid, varchar, uuid, 
 DROP FUNCTION IF EXISTS booking_json(uuid, uuid, uuid, varchar, timestamptz, timestamptz,
     timestamptz, uuid, varchar, timestamptz, timestamptz, varchar);
 DROP FUNCTION IF EXISTS api_instant(timestamptz);
+DROP FUNCTION IF EXISTS booking_precheck(uuid, timestamptz);
 """
 
 
@@ -139,4 +159,6 @@ class Migration(migrations.Migration):
         ("webhooks", "0002_webhook_endpoints_for"),
     ]
 
-    operations = [migrations.RunSQL(INSTANT + BOOKING_JSON + BOOKING_BOOK_STATEMENT, DROP)]
+    operations = [
+        migrations.RunSQL(PRECHECK + INSTANT + BOOKING_JSON + BOOKING_BOOK_STATEMENT, DROP)
+    ]

@@ -27,8 +27,8 @@ SUCCESSFUL_BOOKING = 2
 # auth user, the statement's unlocked pre-read answers the 409 before any lock.
 CONFLICTING_BOOKING = 2
 # A slot holding a place books in a transaction (lapsed holds may owe the waitlist offers): user,
-# the statement (it declines), unlocked pre-check, BEGIN, booking_book(), the outbox, COMMIT.
-BOOKING_OF_A_HELD_SLOT = 7
+# the statement (its pre-read passes, then it declines), BEGIN, booking_book(), the outbox, COMMIT.
+BOOKING_OF_A_HELD_SLOT = 6
 # auth user, the slot with its host (and, for its host only, its confirmed bookings).
 GET_SLOT = 2
 # auth user, one page (joined with hosts), COUNT(*) for the total.
