@@ -19,15 +19,16 @@
 --     slots), at any minute, so analytics has a daily history in every 15-minute bucket.
 
 -- The rollup triggers row by row would double the seeding time: off until the bulk fill below.
-DO $$
+CREATE FUNCTION pg_temp.bench_rollup_triggers(action text) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE t record;
 BEGIN
     FOR t IN SELECT tgrelid::regclass AS tbl, tgname FROM pg_trigger
               WHERE tgname LIKE 'pgtrigger\_bookings\_rollup\_%' OR tgname LIKE 'pgtrigger\_slots\_rollup\_%'
     LOOP
-        EXECUTE format('ALTER TABLE %s DISABLE TRIGGER %I', t.tbl, t.tgname);
+        EXECUTE format('ALTER TABLE %s %s TRIGGER %I', t.tbl, action, t.tgname);
     END LOOP;
 END $$;
+SELECT pg_temp.bench_rollup_triggers('DISABLE');
 
 -- Foreign keys are DEFERRABLE INITIALLY DEFERRED (Django's default), so each booking would queue
 -- two checks until COMMIT, and every trigger call (pgtrigger's ignore check is a subtransaction)
@@ -156,15 +157,7 @@ INSERT INTO slot_quarters (bucket, stripe, capacity, booked)
 SELECT date_bin('15 minutes', start_time, TIMESTAMPTZ '2000-01-01 00:00:00+00'), 0,
        sum(capacity), sum(booked_count)
   FROM slots WHERE status <> 'CANCELLED' GROUP BY 1;
-DO $$
-DECLARE t record;
-BEGIN
-    FOR t IN SELECT tgrelid::regclass AS tbl, tgname FROM pg_trigger
-              WHERE tgname LIKE 'pgtrigger\_bookings\_rollup\_%' OR tgname LIKE 'pgtrigger\_slots\_rollup\_%'
-    LOOP
-        EXECUTE format('ALTER TABLE %s ENABLE TRIGGER %I', t.tbl, t.tgname);
-    END LOOP;
-END $$;
+SELECT pg_temp.bench_rollup_triggers('ENABLE');
 
 -- The marker `make bench` looks for: present means "seeded, reuse me" (BENCH_RESEED=1 rebuilds).
 -- Bookings created after seeded_at are the benchmark's own, and are deleted between runs.

@@ -25,6 +25,7 @@ from django.core.servers.basehttp import ThreadedWSGIServer
 from django.db import connection
 
 from bookings.management.commands.run_booking_workers import worker_command
+from core.idempotency.records import IdempotencyClaim, idempotency_claim, request_fingerprint
 from slotbooking.celery import app as celery_app
 
 QUEUE_REDIS_DB = 5
@@ -196,3 +197,18 @@ def booking_mode(request: pytest.FixtureRequest, settings: Any) -> str:
     else:
         settings.BOOKING_MODE = "sync"
     return str(request.param)
+
+
+def taken_over_claim(*, user: Any, slot: Any, settings: Any) -> tuple[Any, Any]:
+    """(old, new): a claim of key "k" for booking `slot`, and the claim that took it over once
+    the old one counted as abandoned (IDEMPOTENCY_CLAIM_TTL set to a millisecond)."""
+    fingerprint = request_fingerprint(
+        method="POST", route="/api/bookings", body={"slotId": str(slot.pk)}
+    )
+    old = idempotency_claim(user_id=user.pk, key="k", fingerprint=fingerprint)
+    assert isinstance(old, IdempotencyClaim)
+    settings.IDEMPOTENCY_CLAIM_TTL = 0.001  # the old claim counts as abandoned at once
+    time.sleep(0.01)
+    new = idempotency_claim(user_id=user.pk, key="k", fingerprint=fingerprint)
+    assert isinstance(new, IdempotencyClaim)
+    return old, new

@@ -14,7 +14,7 @@ from accounts.tests.factories import UserFactory
 from bookings.dispatch import booking_partition, booking_queue_name
 from bookings.models import Booking, BookingEvent
 from bookings.tasks import booking_create_task, enqueue_after_commit, idempotency_prune_task
-from bookings.tests.conftest import PARTITIONS, WORKER_ENV, queue_redis_url
+from bookings.tests.conftest import PARTITIONS, WORKER_ENV, queue_redis_url, taken_over_claim
 from bookings.tests.factories import post_booking
 from bookings.tests.invariants import assert_booking_invariants
 from core.idempotency.models import IdempotencyRecord
@@ -169,15 +169,7 @@ def test_a_withdrawn_claim_whose_task_reached_redis_anyway_books_nothing(guest, 
 
 def test_a_task_of_a_taken_over_claim_writes_nothing(guest, queued_mode, settings):
     slot = SlotFactory.create()
-    fingerprint = request_fingerprint(
-        method="POST", route="/api/bookings", body={"slotId": str(slot.pk)}
-    )
-    old = idempotency_claim(user_id=guest.pk, key="k", fingerprint=fingerprint)
-    assert isinstance(old, IdempotencyClaim)
-    settings.IDEMPOTENCY_CLAIM_TTL = 0.001  # the old claim counts as abandoned at once
-    time.sleep(0.01)
-    new = idempotency_claim(user_id=guest.pk, key="k", fingerprint=fingerprint)
-    assert isinstance(new, IdempotencyClaim)
+    old, new = taken_over_claim(user=guest, slot=slot, settings=settings)
     assert new.attempt != old.attempt
     payload = {
         "recordId": str(old.record_id),

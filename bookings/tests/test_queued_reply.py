@@ -15,7 +15,7 @@ from bookings.errors import QueueTimeoutError
 from bookings.models import Booking
 from bookings.services import booking_create
 from bookings.tasks import BOOKING_REPLY_TTL_SECONDS, booking_create_task, booking_reply_key
-from bookings.tests.conftest import PARTITIONS
+from bookings.tests.conftest import PARTITIONS, taken_over_claim
 from bookings.tests.factories import post_booking
 from bookings.tests.invariants import assert_booking_invariants
 from bookings.tests.test_queued import (
@@ -232,15 +232,7 @@ def test_the_reply_of_a_taken_over_claim_answers_409_in_progress_and_writes_noth
     guest, queued_mode, settings
 ):
     slot = SlotFactory.create()
-    fingerprint = request_fingerprint(
-        method="POST", route="/api/bookings", body={"slotId": str(slot.pk)}
-    )
-    old = idempotency_claim(user_id=guest.pk, key="k", fingerprint=fingerprint)
-    assert isinstance(old, IdempotencyClaim)
-    settings.IDEMPOTENCY_CLAIM_TTL = 0.001  # the old claim counts as abandoned at once
-    time.sleep(0.01)
-    new = idempotency_claim(user_id=guest.pk, key="k", fingerprint=fingerprint)
-    assert isinstance(new, IdempotencyClaim)
+    old, _new = taken_over_claim(user=guest, slot=slot, settings=settings)
     booking_create_task.apply_async(
         args=(
             {
